@@ -1,0 +1,486 @@
+// EventStore<T>: the in-process store. Fixed capacity split over partitions, each a ring; appends
+// route by a stable key hash or round-robin; queries fold over the rings in place.
+// Concurrency contract: one JavaScript thread owns the store. An append or query is one synchronous
+// step (no locks, no awaits), so every query sees exactly the appends that returned before it.
+// For many threads at once, see ColumnarEventStore.
+
+import {
+  describe,
+  ErrorCode,
+  EventStoreError,
+  ensureFunction,
+  ensureInteger,
+  ensureTime,
+  invalidArg,
+} from '../errors.ts';
+import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.ts';
+import { coarseNow } from './clock.ts';
+import { resolveOptions } from './options.ts';
+import { Partition } from './partition.ts';
+import { hashNumber, hashString } from './partitioner.ts';
+import { EventStoreStatistics } from './statistics.ts';
+import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.ts';
+import { WindowBuckets } from './window-buckets.ts';
+
+/** Aggregates of one `groupBy` group (never empty, so min/max/average are numbers). */
+export interface GroupResult {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  average: number;
+}
+
+const WINDOW_TRACKING_DISABLED_MESSAGE =
+  'Window tracking is disabled. enableWindowTracking must be true to use window queries.';
+
+const QUERY_KEYS = new Set(['from', 'to', 'filter', 'partition']);
+
+interface ResolvedQuery<T> extends Range<T> {
+  firstPartition: number;
+  endPartition: number;
+}
+
+/**
+ * An in-memory, fixed-capacity, partitioned event store with functional aggregations.
+ *
+ * ```ts
+ * const store = new EventStore<Order>({ capacity: 100_000, timestampSelector: (o) => o.timestamp });
+ * store.tryAppend(order);
+ * const total = store.sum((o) => o.valor, { from: Date.now() - 600_000 });
+ * ```
+ */
+export class EventStore<T> implements Iterable<T> {
+  readonly #parts: Partition<T>[];
+  readonly #capacity: number;
+  readonly #partitionKey: ((event: T) => string | number) | undefined;
+  readonly #reject: boolean;
+  readonly #onDiscarded: ((event: T) => void) | undefined;
+  readonly #onCapacityReached: (() => void) | undefined;
+  readonly #timestampOf: ((event: T) => TimeInput) | undefined;
+  readonly #tracking: boolean;
+  /** Times are computed and stored per event (a selector is set and tracking is on). */
+  readonly #timeTracked: boolean;
+  readonly #windowValue: ((event: T) => number) | undefined;
+  readonly #stats = new EventStoreStatistics();
+  #roundRobin = 0;
+  #capacityReached = false;
+  #pendingError: unknown = undefined;
+  #hasPendingError = false;
+  // Reused per batch: times, values and partitions computed before anything is appended.
+  #batchTimes = new Float64Array(0);
+  #batchValues = new Float64Array(0);
+  #batchPartitions = new Int32Array(0);
+
+  constructor(options?: EventStoreOptions<T>) {
+    const o = resolveOptions(options);
+    this.#capacity = o.capacity;
+    this.#partitionKey = o.partitionKey;
+    this.#reject = o.overflow === 'reject';
+    this.#onDiscarded = o.onEventDiscarded;
+    this.#onCapacityReached = o.onCapacityReached;
+    this.#timestampOf = o.timestampOf;
+    this.#tracking = o.enableWindowTracking;
+    this.#timeTracked = o.timestampOf !== undefined && o.enableWindowTracking;
+    this.#windowValue = o.window?.value;
+    const w = o.window;
+    this.#parts = o.partitionCapacities.map(
+      (cap) =>
+        new Partition<T>(
+          cap,
+          this.#timeTracked,
+          w === undefined ? undefined : new WindowBuckets(w.sizeMs, w.bucketCount),
+        ),
+    );
+  }
+
+  /** Events held now. */
+  get size(): number {
+    let n = 0;
+    for (const p of this.#parts) n += p.size;
+    return n;
+  }
+
+  /** Total events the store can hold (sum of the partitions' slots). */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Whether the store holds no event. */
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  /** Whether the store holds `capacity` events. */
+  get isFull(): boolean {
+    return this.size === this.#capacity;
+  }
+
+  /** Number of partitions. */
+  get partitions(): number {
+    return this.#parts.length;
+  }
+
+  /** Lifetime counters and the recent append rate. */
+  get statistics(): EventStoreStatistics {
+    return this.#stats;
+  }
+
+  /**
+   * Appends one event, to `partition` if given, else to the partition of its key (or round-robin).
+   * Returns `false` only when the partition is full and `overflow` is `'reject'`.
+   */
+  tryAppend(event: T, partition?: number): boolean {
+    if (event === undefined) throw invalidArg('`event` must not be undefined');
+    const t = this.#timeTracked ? this.#timeOf(event) : 0;
+    const v = this.#windowValue !== undefined ? this.#valueOf(event) : 0;
+    const p = partition === undefined ? this.#route(event) : this.#checkPartition(partition);
+    const ok = this.#appendTo(this.#parts[p]!, event, t, v);
+    if (ok) this.#stats.recordAppends(1, coarseNow());
+    if (this.#hasPendingError) this.#throwPending();
+    return ok;
+  }
+
+  /**
+   * Appends events in order (to `partition` if given) and returns how many were appended. Every event
+   * is validated before any is appended. With `overflow: 'reject'` the batch stops at the first event
+   * that does not fit: the return value `n` means `events[0..n)` were appended and the rest were not.
+   */
+  tryAppendBatch(events: readonly T[], partition?: number): number {
+    if (!Array.isArray(events)) throw invalidArg(`\`events\` must be an array, received ${describe(events)}`);
+    const n = events.length;
+    if (partition !== undefined) this.#checkPartition(partition);
+    if (n === 0) return 0;
+    if (this.#batchTimes.length < n) {
+      const size = 2 ** Math.ceil(Math.log2(n));
+      this.#batchTimes = new Float64Array(size);
+      this.#batchValues = new Float64Array(size);
+      this.#batchPartitions = new Int32Array(size);
+    }
+    const times = this.#batchTimes;
+    const values = this.#batchValues;
+    const parts = this.#batchPartitions;
+    const roundRobin = this.#roundRobin;
+    try {
+      for (let i = 0; i < n; i++) {
+        const e = events[i] as T;
+        if (e === undefined) throw invalidArg(`\`events[${i}]\` must not be undefined`);
+        times[i] = this.#timeTracked ? this.#timeOf(e) : 0;
+        values[i] = this.#windowValue !== undefined ? this.#valueOf(e) : 0;
+        parts[i] = partition === undefined ? this.#route(e) : partition;
+      }
+    } catch (err) {
+      this.#roundRobin = roundRobin;
+      throw err;
+    }
+    let appended = 0;
+    for (let i = 0; i < n; i++) {
+      if (!this.#appendTo(this.#parts[parts[i]!]!, events[i] as T, times[i]!, values[i]!)) break;
+      appended++;
+    }
+    if (appended > 0) this.#stats.recordAppends(appended, coarseNow());
+    if (this.#hasPendingError) this.#throwPending();
+    return appended;
+  }
+
+  /** Number of events matching `q`. */
+  count(q?: QueryOptions<T>): number {
+    const r = this.#resolve(q);
+    if (!r.timed && r.filter === undefined) {
+      let n = 0;
+      for (let p = r.firstPartition; p < r.endPartition; p++) n += this.#parts[p]!.size;
+      return n;
+    }
+    let n = 0;
+    const useBuckets = this.#windowValue !== undefined;
+    for (let p = r.firstPartition; p < r.endPartition; p++) n += countIn(this.#parts[p]!, r, useBuckets);
+    return n;
+  }
+
+  /** Sum of `selector` over the events matching `q`; 0 when none match. */
+  sum(selector: (event: T) => number, q?: QueryOptions<T>): number {
+    return this.#fold(selector, q).sum;
+  }
+
+  /** Average of `selector` over the events matching `q`; `undefined` when none match. */
+  average(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined {
+    const t = this.#fold(selector, q);
+    return t.count === 0 ? undefined : t.sum / t.count;
+  }
+
+  /** Smallest `selector` value over the events matching `q`; `undefined` when none match. */
+  min(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined {
+    const t = this.#fold(selector, q);
+    return t.count === 0 ? undefined : t.min;
+  }
+
+  /** Largest `selector` value over the events matching `q`; `undefined` when none match. */
+  max(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined {
+    const t = this.#fold(selector, q);
+    return t.count === 0 ? undefined : t.max;
+  }
+
+  /** Count, sum, min, max and average of `selector` over the events matching `q`, in one pass. */
+  window(selector: (event: T) => number, q?: QueryOptions<T>): WindowResult {
+    const t = this.#fold(selector, q);
+    return toWindowResult(t);
+  }
+
+  /**
+   * Folds the events matching `q`, oldest first within each partition, partitions in index order.
+   * `seed` is called once for the initial accumulator.
+   */
+  aggregate<A>(seed: () => A, fold: (acc: A, event: T) => A, q?: QueryOptions<T>): A {
+    ensureFunction('seed', seed);
+    ensureFunction('fold', fold);
+    const r = this.#resolve(q);
+    let acc = seed();
+    const visit = (e: T): void => {
+      acc = fold(acc, e);
+    };
+    for (let p = r.firstPartition; p < r.endPartition; p++) visitIn(this.#parts[p]!, r, visit);
+    return acc;
+  }
+
+  /** Aggregates of `valueSelector` per key of `keySelector` over the events matching `q`. */
+  groupBy<K>(
+    keySelector: (event: T) => K,
+    valueSelector: (event: T) => number,
+    q?: QueryOptions<T>,
+  ): Map<K, GroupResult> {
+    ensureFunction('keySelector', keySelector);
+    ensureFunction('valueSelector', valueSelector);
+    const r = this.#resolve(q);
+    const groups = new Map<K, GroupResult>();
+    const visit = (e: T): void => {
+      const key = keySelector(e);
+      const v = valueSelector(e);
+      const g = groups.get(key);
+      if (g === undefined) {
+        groups.set(key, { count: 1, sum: v, min: v, max: v, average: 0 });
+        return;
+      }
+      g.count++;
+      g.sum += v;
+      if (v < g.min) g.min = v;
+      if (v > g.max) g.max = v;
+    };
+    for (let p = r.firstPartition; p < r.endPartition; p++) visitIn(this.#parts[p]!, r, visit);
+    for (const g of groups.values()) g.average = g.sum / g.count;
+    return groups;
+  }
+
+  /** The events matching `q`: oldest→newest within each partition, partitions in index order. */
+  query(q?: QueryOptions<T>): T[] {
+    const r = this.#resolve(q);
+    const out: T[] = [];
+    const visit = (e: T): void => {
+      out.push(e);
+    };
+    for (let p = r.firstPartition; p < r.endPartition; p++) visitIn(this.#parts[p]!, r, visit);
+    return out;
+  }
+
+  /** A copy of every held event: oldest→newest within each partition, partitions in index order. */
+  snapshot(): T[] {
+    const out: T[] = new Array<T>(this.size);
+    let j = 0;
+    for (const part of this.#parts) {
+      for (let pos = 0, n = part.size; pos < n; pos++) out[j++] = part.items[part.slotAt(pos)] as T;
+    }
+    return out;
+  }
+
+  /**
+   * Iterates the held events in `snapshot()` order, live: events evicted during the iteration are
+   * skipped, events appended to a partition after the iteration reached it are not visited.
+   */
+  *[Symbol.iterator](): Iterator<T> {
+    for (const part of this.#parts) {
+      const end = part.tail;
+      for (let seq = part.head; seq < end; seq++) {
+        if (seq < part.head) seq = part.head; // evicted meanwhile
+        if (seq >= end) break;
+        const slot = part.slotAt(seq - part.head);
+        yield part.items[slot] as T;
+      }
+    }
+  }
+
+  /** Removes every event. Versions and lifetime statistics continue; `onCapacityReached` re-arms. */
+  clear(): void {
+    for (const part of this.#parts) part.clear();
+    this.#capacityReached = false;
+  }
+
+  /** Alias of {@link clear}. */
+  reset(): void {
+    this.clear();
+  }
+
+  /**
+   * Removes the events strictly older than `olderThan`, keeping order, partitions and all later
+   * events. Needs a `timestampSelector`. Returns the number removed. Not reported as discards.
+   */
+  purge(options: PurgeOptions): number {
+    if (typeof options !== 'object' || options === null) {
+      throw invalidArg(`\`options\` must be an object { olderThan }, received ${describe(options)}`);
+    }
+    if (this.#timestampOf === undefined) {
+      throw new EventStoreError(ErrorCode.TIMESTAMP_SELECTOR_REQUIRED, '`purge` needs a `timestampSelector`');
+    }
+    const cutoff = ensureTime('olderThan', options.olderThan);
+    const timeOf = (e: T): number => this.#timeOf(e);
+    let removed = 0;
+    for (const part of this.#parts) removed += part.purgeOlderThan(cutoff, timeOf);
+    return removed;
+  }
+
+  #appendTo(part: Partition<T>, event: T, t: number, v: number): boolean {
+    if (part.tail - part.head === part.capacity) {
+      if (this.#reject) {
+        this.#stats.totalRejected++;
+        this.#reachCapacity();
+        return false;
+      }
+      const evicted = part.evictOldest();
+      part.push(event, t, v);
+      this.#stats.totalDiscarded++;
+      this.#reachCapacity();
+      if (this.#onDiscarded !== undefined) {
+        try {
+          this.#onDiscarded(evicted);
+        } catch (err) {
+          this.#fail(err);
+        }
+      }
+      return true;
+    }
+    part.push(event, t, v);
+    return true;
+  }
+
+  #reachCapacity(): void {
+    if (this.#capacityReached) return;
+    this.#capacityReached = true;
+    if (this.#onCapacityReached !== undefined) {
+      try {
+        this.#onCapacityReached();
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#hasPendingError) return;
+    this.#hasPendingError = true;
+    this.#pendingError = err;
+  }
+
+  #throwPending(): never {
+    const cause = this.#pendingError;
+    this.#hasPendingError = false;
+    this.#pendingError = undefined;
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new EventStoreError(
+      ErrorCode.CALLBACK_FAILED,
+      `a store callback threw (the append completed): ${detail}`,
+      { cause },
+    );
+  }
+
+  #route(event: T): number {
+    const keyOf = this.#partitionKey;
+    if (keyOf === undefined) {
+      const p = this.#roundRobin;
+      this.#roundRobin = p + 1 === this.#parts.length ? 0 : p + 1;
+      return p;
+    }
+    const key = keyOf(event);
+    if (typeof key === 'string') return hashString(key) % this.#parts.length;
+    if (typeof key === 'number') return hashNumber(key) % this.#parts.length;
+    throw invalidArg(`\`partitionKey\` must return a string or a number, received ${describe(key)}`);
+  }
+
+  #checkPartition(partition: number): number {
+    return ensureInteger('partition', partition, 0, this.#parts.length - 1);
+  }
+
+  #timeOf(event: T): number {
+    const raw = this.#timestampOf!(event);
+    const t = typeof raw === 'number' ? raw : raw instanceof Date ? raw.getTime() : Number.NaN;
+    if (t - t !== 0) {
+      throw new EventStoreError(
+        ErrorCode.INVALID_TIMESTAMP,
+        `\`timestampSelector\` must return a finite epoch-millisecond number or a valid Date, received ${describe(raw)}`,
+      );
+    }
+    return t;
+  }
+
+  #valueOf(event: T): number {
+    const v = this.#windowValue!(event);
+    if (typeof v !== 'number' || v - v !== 0) {
+      throw new EventStoreError(
+        ErrorCode.INVALID_VALUE,
+        `\`window.value\` must return a finite number, received ${describe(v)}`,
+      );
+    }
+    return v;
+  }
+
+  #fold(selector: (event: T) => number, q: QueryOptions<T> | undefined): Totals {
+    ensureFunction('selector', selector);
+    const r = this.#resolve(q);
+    const useValues = selector === this.#windowValue;
+    const totals = new Totals();
+    for (let p = r.firstPartition; p < r.endPartition; p++)
+      foldIn(this.#parts[p]!, r, selector, useValues, totals);
+    return totals;
+  }
+
+  #resolve(q: QueryOptions<T> | undefined): ResolvedQuery<T> {
+    const r: ResolvedQuery<T> = {
+      timed: false,
+      from: Number.NEGATIVE_INFINITY,
+      to: Number.POSITIVE_INFINITY,
+      filter: undefined,
+      firstPartition: 0,
+      endPartition: this.#parts.length,
+    };
+    if (q === undefined) return r;
+    if (typeof q !== 'object' || q === null) {
+      throw invalidArg(
+        `query options must be an object { from?, to?, filter?, partition? }, received ${describe(q)}`,
+      );
+    }
+    for (const key in q) {
+      if (!QUERY_KEYS.has(key)) throw invalidArg(`unknown query option \`${key}\``);
+    }
+    if (q.from !== undefined || q.to !== undefined) {
+      if (!this.#tracking)
+        throw new EventStoreError(ErrorCode.WINDOW_TRACKING_DISABLED, WINDOW_TRACKING_DISABLED_MESSAGE);
+      if (this.#timestampOf === undefined) {
+        throw new EventStoreError(
+          ErrorCode.TIMESTAMP_SELECTOR_REQUIRED,
+          'queries with `from`/`to` need a `timestampSelector`',
+        );
+      }
+      r.timed = true;
+      if (q.from !== undefined) r.from = ensureTime('from', q.from);
+      if (q.to !== undefined) r.to = ensureTime('to', q.to);
+    }
+    if (q.filter !== undefined) r.filter = ensureFunction('filter', q.filter);
+    if (q.partition !== undefined) {
+      r.firstPartition = this.#checkPartition(q.partition);
+      r.endPartition = r.firstPartition + 1;
+    }
+    return r;
+  }
+}
+
+function toWindowResult(t: Totals): WindowResult {
+  if (t.count === 0) return { count: 0, sum: 0, min: undefined, max: undefined, average: undefined };
+  return { count: t.count, sum: t.sum, min: t.min, max: t.max, average: t.sum / t.count };
+}

@@ -1,0 +1,200 @@
+// One partition: a fixed-capacity ring of events plus optional parallel columns (event time, window
+// value) and window buckets. Owned by one thread (the store's); nothing here is shared or awaited, so
+// every read sees a complete state. The store decides routing, overflow policy and callbacks.
+//
+//   sequences:  head (oldest held) ......... tail (next to write) = the partition's version
+//   slots:      items[(writeSlot - size + pos) mod capacity], pos 0 = oldest held event
+//
+// `disorderSeq` is the greatest sequence s whose time is below that of s - 1; the held events are in
+// time order exactly when disorderSeq <= head, which lets range queries binary-search instead of scan.
+
+import type { WindowBuckets } from './window-buckets.ts';
+
+export class Partition<T> {
+  readonly capacity: number;
+  /** The ring. Held slots contain events; free slots contain `undefined` (so evicted events can be GC'd). */
+  readonly items: (T | undefined)[];
+  /** Event times in epoch ms, parallel to `items`; present when time tracking is on. */
+  readonly timestamps: Float64Array | undefined;
+  /** `window.value` of each event, parallel to `items`; present with the `window` option. */
+  readonly values: Float64Array | undefined;
+  readonly buckets: WindowBuckets | undefined;
+  /** Sequence of the oldest held event. */
+  head = 0;
+  /** Sequence the next event gets: the number of events ever appended (the partition's version). */
+  tail = 0;
+  /** Slot the next event is written to. */
+  writeSlot = 0;
+  disorderSeq = -1;
+  /** Time of the newest held (or last appended) event; `-Infinity` when empty. */
+  lastTs = Number.NEGATIVE_INFINITY;
+
+  constructor(capacity: number, trackTime: boolean, buckets: WindowBuckets | undefined) {
+    this.capacity = capacity;
+    const items: (T | undefined)[] = [];
+    for (let i = 0; i < capacity; i++) items.push(undefined); // packed, not holey
+    this.items = items;
+    this.timestamps = trackTime ? new Float64Array(capacity) : undefined;
+    this.values = buckets !== undefined ? new Float64Array(capacity) : undefined;
+    this.buckets = buckets;
+  }
+
+  get size(): number {
+    return this.tail - this.head;
+  }
+
+  /** Whether held events are in non-decreasing time order (only meaningful with time tracking). */
+  get sorted(): boolean {
+    return this.disorderSeq <= this.head;
+  }
+
+  /** Physical slot of logical position `pos` (0 = oldest held). */
+  slotAt(pos: number): number {
+    const s = this.writeSlot - (this.tail - this.head) + pos;
+    return s < 0 ? s + this.capacity : s >= this.capacity ? s - this.capacity : s;
+  }
+
+  /** Appends into a free slot. The caller evicts first when the partition is full. */
+  push(event: T, t: number, v: number): void {
+    const slot = this.writeSlot;
+    this.items[slot] = event;
+    const ts = this.timestamps;
+    if (ts !== undefined) {
+      ts[slot] = t;
+      if (t < this.lastTs) this.disorderSeq = this.tail;
+      this.lastTs = t;
+      if (this.buckets !== undefined) {
+        this.values![slot] = v;
+        this.buckets.add(t, v);
+      }
+    }
+    this.tail++;
+    this.writeSlot = slot + 1 === this.capacity ? 0 : slot + 1;
+  }
+
+  /** Removes and returns the oldest held event. The partition must not be empty. */
+  evictOldest(): T {
+    const slot = this.slotAt(0);
+    const event = this.items[slot] as T;
+    this.items[slot] = undefined;
+    if (this.buckets !== undefined) this.buckets.remove(this.timestamps![slot]!, this.values![slot]!);
+    this.head++;
+    return event;
+  }
+
+  /** Drops every held event. The version (`tail`) is kept: versions never go back. */
+  clear(): void {
+    for (let pos = 0, n = this.size; pos < n; pos++) this.items[this.slotAt(pos)] = undefined;
+    this.head = this.tail;
+    this.disorderSeq = -1;
+    this.lastTs = Number.NEGATIVE_INFINITY;
+    this.buckets?.reset();
+  }
+
+  /** First position in `[lo, hi)` whose time is >= `t` (held events must be sorted). */
+  lowerBound(t: number, lo = 0, hi = this.size): number {
+    const ts = this.timestamps!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ts[this.slotAt(mid)]! < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First position in `[lo, hi)` whose time is > `t` (held events must be sorted). */
+  upperBound(t: number, lo = 0, hi = this.size): number {
+    const ts = this.timestamps!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ts[this.slotAt(mid)]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First position whose bucket number is >= `k` (held events must be sorted). */
+  firstInBucket(k: number): number {
+    const ts = this.timestamps!;
+    const b = this.buckets!;
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (b.bucketOf(ts[this.slotAt(mid)]!) < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Recomputes the min/max of bucket `k` from the held events after an eviction made them stale. */
+  repairBucket(k: number): void {
+    const b = this.buckets!;
+    const ts = this.timestamps!;
+    const vs = this.values!;
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    const sorted = this.sorted;
+    const start = sorted ? this.firstInBucket(k) : 0;
+    const end = sorted ? this.firstInBucket(k + 1) : this.size;
+    for (let pos = start; pos < end; pos++) {
+      const s = this.slotAt(pos);
+      if (!sorted && b.bucketOf(ts[s]!) !== k) continue;
+      const v = vs[s]!;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    b.setMinMax(k, min, max);
+  }
+
+  /**
+   * Removes the events whose time is below `cutoff`, keeping order and the version. `timeOf` supplies
+   * times when no time column is kept. Returns the number removed.
+   */
+  purgeOlderThan(cutoff: number, timeOf: (event: T) => number): number {
+    const n = this.size;
+    if (n === 0) return 0;
+    const ts = this.timestamps;
+    if (ts !== undefined && this.sorted) {
+      const drop = this.lowerBound(cutoff);
+      for (let i = 0; i < drop; i++) this.evictOldest();
+      if (this.size === 0) this.lastTs = Number.NEGATIVE_INFINITY;
+      return drop;
+    }
+    const keptItems: T[] = [];
+    const keptTs: number[] = [];
+    const keptValues: number[] = [];
+    for (let pos = 0; pos < n; pos++) {
+      const s = this.slotAt(pos);
+      const event = this.items[s] as T;
+      const t = ts !== undefined ? ts[s]! : timeOf(event);
+      if (t < cutoff) continue;
+      keptItems.push(event);
+      keptTs.push(t);
+      if (this.values !== undefined) keptValues.push(this.values[s]!);
+    }
+    const removed = n - keptItems.length;
+    if (removed === 0) return 0;
+    for (let pos = 0; pos < n; pos++) this.items[this.slotAt(pos)] = undefined;
+    this.head = this.tail - keptItems.length;
+    this.buckets?.emptyPresent();
+    this.disorderSeq = -1;
+    this.lastTs = Number.NEGATIVE_INFINITY;
+    for (let pos = 0; pos < keptItems.length; pos++) {
+      const s = this.slotAt(pos);
+      this.items[s] = keptItems[pos];
+      if (ts !== undefined) {
+        const t = keptTs[pos]!;
+        ts[s] = t;
+        if (t < this.lastTs) this.disorderSeq = this.head + pos;
+        this.lastTs = t;
+        if (this.buckets !== undefined) {
+          const v = keptValues[pos]!;
+          this.values![s] = v;
+          this.buckets.add(t, v);
+        }
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,117 @@
+// Errors thrown by the library: one class, `EventStoreError`, with a stable `code`.
+// Callers match on `code`, never on the message; `docs/errors.md` lists every code and a test keeps
+// the two in sync. The `ensure*` guards validate options once, at construction, never per event.
+
+/** Every error code the library can throw. The values are stable; messages may change. */
+export const ErrorCode = {
+  /** An argument or option has the wrong type or is out of range. */
+  INVALID_ARG: 'ES_ERR_INVALID_ARG',
+  /** A query used `from`/`to` on a store created with `enableWindowTracking: false`. */
+  WINDOW_TRACKING_DISABLED: 'ES_ERR_WINDOW_TRACKING_DISABLED',
+  /** A time-based query or `purge` was called on a store without a `timestampSelector`. */
+  TIMESTAMP_SELECTOR_REQUIRED: 'ES_ERR_TIMESTAMP_SELECTOR_REQUIRED',
+  /** The `timestampSelector` returned something that is not a finite epoch-millisecond time. */
+  INVALID_TIMESTAMP: 'ES_ERR_INVALID_TIMESTAMP',
+  /** The `window.value` selector returned something that is not a finite number. */
+  INVALID_VALUE: 'ES_ERR_INVALID_VALUE',
+  /** A user callback (`onEventDiscarded`, `onCapacityReached`) threw; the append itself completed. */
+  CALLBACK_FAILED: 'ES_ERR_CALLBACK_FAILED',
+} as const;
+
+/** One of the values of {@link ErrorCode}. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The error class of the library. `name` is always `'EventStoreError'`; match on `code`. */
+export class EventStoreError extends Error {
+  /** Stable machine-readable code, one of {@link ErrorCode}. */
+  readonly code: ErrorCodeValue;
+
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return 'EventStoreError';
+  }
+}
+
+/** Shorthand for an `ES_ERR_INVALID_ARG` error. */
+export function invalidArg(message: string): EventStoreError {
+  return new EventStoreError(ErrorCode.INVALID_ARG, message);
+}
+
+/** Renders a received value for an error message: short, never throwing. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date)
+    return `Date(${Number.isNaN(value.getTime()) ? 'Invalid' : value.toISOString()})`;
+  return `an ${typeof value}`;
+}
+
+/** `value` must be an integer in `[min, max]`. */
+export function ensureInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw invalidArg(`\`${name}\` must be an integer ${range}, received ${describe(value)}`);
+  }
+  return value;
+}
+
+/** `value` must be a finite number greater than zero. */
+export function ensurePositiveNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw invalidArg(`\`${name}\` must be a finite number > 0, received ${describe(value)}`);
+  }
+  return value;
+}
+
+/** `value` must be a function (or `undefined` when `optional`). */
+export function ensureFunction<F>(name: string, value: unknown): F {
+  if (typeof value !== 'function') {
+    throw invalidArg(`\`${name}\` must be a function, received ${describe(value)}`);
+  }
+  return value as F;
+}
+
+/** `value` must be a boolean. */
+export function ensureBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw invalidArg(`\`${name}\` must be a boolean, received ${describe(value)}`);
+  }
+  return value;
+}
+
+/** `value` must be one of `allowed`. */
+export function ensureOneOf<V extends string>(name: string, value: unknown, allowed: readonly V[]): V {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    const list = allowed.map((a) => `'${a}'`).join(' or ');
+    throw invalidArg(`\`${name}\` must be ${list}, received ${describe(value)}`);
+  }
+  return value as V;
+}
+
+/**
+ * `value` must be a time: a finite epoch-millisecond number or a valid `Date`. Returns milliseconds.
+ */
+export function ensureTime(name: string, value: unknown): number {
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw invalidArg(
+      `\`${name}\` must be a finite epoch-millisecond number or a valid Date, received ${describe(value)}`,
+    );
+  }
+  return ms;
+}

@@ -1,0 +1,23 @@
+// Public entry point of `lockfree-eventstore`: explicit named exports, then the exported types.
+
+export type { GroupResult } from './core/event-store.ts';
+export { EventStore } from './core/event-store.ts';
+export { EventStoreBuilder } from './core/event-store-builder.ts';
+export { DEFAULT_BUCKET_COUNT, DEFAULT_CAPACITY_PER_PARTITION } from './core/options.ts';
+export { hashNumber, hashString, partitionForKey } from './core/partitioner.ts';
+export { EventStoreStatistics } from './core/statistics.ts';
+export type {
+  EventStoreOptions,
+  OverflowPolicy,
+  PartitionKeySelector,
+  PurgeOptions,
+  QueryOptions,
+  TimeInput,
+  TimestampSelector,
+  TimestampSelectorFn,
+  TimestampSelectorObject,
+  WindowOptions,
+  WindowResult,
+} from './core/types.ts';
+export type { ErrorCodeValue } from './errors.ts';
+export { ErrorCode, EventStoreError } from './errors.ts';
