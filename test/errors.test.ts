@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { ErrorCode, EventStore, EventStoreError } from '../src/index.ts';
+
+const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+
+/** Rows of the table in docs/errors.md: [code, constant]. */
+function documentedCodes(): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const line of doc.split('\n')) {
+    const m = /^\|\s*`(ES_ERR_[A-Z_]+)`\s*\|\s*`ErrorCode\.([A-Z_]+)`\s*\|/.exec(line);
+    if (m) rows.set(m[1]!, m[2]!);
+  }
+  return rows;
+}
+
+describe('error codes', () => {
+  it('documents every ErrorCode in docs/errors.md under its constant name', () => {
+    const rows = documentedCodes();
+    for (const [constant, code] of Object.entries(ErrorCode)) {
+      assert.equal(rows.get(code), constant, `${code} (ErrorCode.${constant}) is missing from docs/errors.md`);
+    }
+  });
+
+  it('documents no code that the library does not define', () => {
+    const defined = new Set<string>(Object.values(ErrorCode));
+    for (const code of documentedCodes().keys()) {
+      assert.ok(defined.has(code), `docs/errors.md lists ${code}, which ErrorCode does not define`);
+    }
+  });
+
+  it('uses unique ES_ERR_ codes', () => {
+    const values = Object.values(ErrorCode);
+    assert.equal(new Set(values).size, values.length);
+    for (const v of values) assert.match(v, /^ES_ERR_[A-Z_]+$/);
+  });
+
+  it('throws EventStoreError with a fixed name and a code callers can match', () => {
+    const err = (() => {
+      try {
+        new EventStore({ capacity: -5 });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof EventStoreError);
+    assert.ok(err instanceof Error);
+    assert.equal(err.name, 'EventStoreError');
+    assert.equal(err.code, ErrorCode.INVALID_ARG);
+    assert.match(err.message, /`capacity`.*-5/);
+  });
+});

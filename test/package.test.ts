@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+
+const root = new URL('../', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+  name: string;
+  type: string;
+  engines: { node: string };
+  exports: Record<string, { types: string; default: string }>;
+};
+
+describe('the npm package', () => {
+  it('is ESM only and requires Node >= 20.15', () => {
+    assert.equal(pkg.name, 'lockfree-eventstore');
+    assert.equal(pkg.type, 'module');
+    assert.equal(pkg.engines.node, '>=20.15');
+  });
+
+  it('points every export at built JavaScript with type declarations', () => {
+    for (const [entry, target] of Object.entries(pkg.exports)) {
+      if (entry === './package.json') continue;
+      for (const file of [target.default, target.types]) {
+        assert.ok(existsSync(new URL(file, root)), `${entry} -> ${file} is missing; run \`npm run build\``);
+      }
+    }
+  });
+
+  it('resolves `lockfree-eventstore` to a working store through the exports map', async () => {
+    const mod = (await import('lockfree-eventstore')) as typeof import('../src/index.ts');
+    for (const name of ['EventStore', 'EventStoreBuilder', 'EventStoreError', 'ErrorCode', 'partitionForKey']) {
+      assert.ok(name in mod, `lockfree-eventstore does not export ${name}`);
+    }
+    const store = new mod.EventStore<{ v: number }>({ capacity: 4, partitions: 2 });
+    store.tryAppend({ v: 2 });
+    store.tryAppend({ v: 3 });
+    assert.equal(store.sum((e) => e.v), 5);
+  });
+});
