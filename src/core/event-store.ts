@@ -14,7 +14,6 @@ import {
   invalidArg,
 } from '../errors.ts';
 import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.ts';
-import { coarseNow } from './clock.ts';
 import { resolveOptions } from './options.ts';
 import { Partition } from './partition.ts';
 import { hashNumber, hashString } from './partitioner.ts';
@@ -55,12 +54,16 @@ export class EventStore<T> implements Iterable<T> {
   readonly #capacity: number;
   readonly #partitionKey: ((event: T) => string | number) | undefined;
   readonly #reject: boolean;
+  /** `overwrite` with no `onEventDiscarded`: an eviction runs no user code. */
+  readonly #quietOverwrite: boolean;
   readonly #onDiscarded: ((event: T) => void) | undefined;
   readonly #onCapacityReached: (() => void) | undefined;
   readonly #timestampOf: ((event: T) => TimeInput) | undefined;
   readonly #tracking: boolean;
   /** Times are computed and stored per event (a selector is set and tracking is on). */
   readonly #timeTracked: boolean;
+  /** No time tracking, no window, no partition key: an append computes nothing before routing. */
+  readonly #untimedRoundRobin: boolean;
   readonly #windowValue: ((event: T) => number) | undefined;
   readonly #stats = new EventStoreStatistics();
   #roundRobin = 0;
@@ -71,17 +74,21 @@ export class EventStore<T> implements Iterable<T> {
   #batchTimes = new Float64Array(0);
   #batchValues = new Float64Array(0);
   #batchPartitions = new Int32Array(0);
+  /** A batch is using the buffers above; a nested batch (appended from a callback) gets its own. */
+  #batchBusy = false;
 
   constructor(options?: EventStoreOptions<T>) {
     const o = resolveOptions(options);
     this.#capacity = o.capacity;
     this.#partitionKey = o.partitionKey;
     this.#reject = o.overflow === 'reject';
+    this.#quietOverwrite = !this.#reject && o.onEventDiscarded === undefined;
     this.#onDiscarded = o.onEventDiscarded;
     this.#onCapacityReached = o.onCapacityReached;
     this.#timestampOf = o.timestampOf;
     this.#tracking = o.enableWindowTracking;
     this.#timeTracked = o.timestampOf !== undefined && o.enableWindowTracking;
+    this.#untimedRoundRobin = !this.#timeTracked && o.window === undefined && o.partitionKey === undefined;
     this.#windowValue = o.window?.value;
     const w = o.window;
     this.#parts = o.partitionCapacities.map(
@@ -132,11 +139,12 @@ export class EventStore<T> implements Iterable<T> {
    */
   tryAppend(event: T, partition?: number): boolean {
     if (event === undefined) throw invalidArg('`event` must not be undefined');
+    if (this.#untimedRoundRobin && partition === undefined) return this.#appendRoundRobin(event);
     const t = this.#timeTracked ? this.#timeOf(event) : 0;
     const v = this.#windowValue !== undefined ? this.#valueOf(event) : 0;
     const p = partition === undefined ? this.#route(event) : this.#checkPartition(partition);
     const ok = this.#appendTo(this.#parts[p]!, event, t, v);
-    if (ok) this.#stats.recordAppends(1, coarseNow());
+    if (ok) this.#stats.recordAppends(1);
     if (this.#hasPendingError) this.#throwPending();
     return ok;
   }
@@ -151,16 +159,21 @@ export class EventStore<T> implements Iterable<T> {
     const n = events.length;
     if (partition !== undefined) this.#checkPartition(partition);
     if (n === 0) return 0;
-    if (this.#batchTimes.length < n) {
+    if (!this.#timeTracked && this.#windowValue === undefined && this.#partitionKey === undefined) {
+      return this.#appendBatchUnkeyed(events, n, partition);
+    }
+    const nested = this.#batchBusy;
+    if (!nested && this.#batchTimes.length < n) {
       const size = 2 ** Math.ceil(Math.log2(n));
       this.#batchTimes = new Float64Array(size);
       this.#batchValues = new Float64Array(size);
       this.#batchPartitions = new Int32Array(size);
     }
-    const times = this.#batchTimes;
-    const values = this.#batchValues;
-    const parts = this.#batchPartitions;
+    const times = nested ? new Float64Array(n) : this.#batchTimes;
+    const values = nested ? new Float64Array(n) : this.#batchValues;
+    const parts = nested ? new Int32Array(n) : this.#batchPartitions;
     const roundRobin = this.#roundRobin;
+    this.#batchBusy = true;
     try {
       for (let i = 0; i < n; i++) {
         const e = events[i] as T;
@@ -171,14 +184,23 @@ export class EventStore<T> implements Iterable<T> {
       }
     } catch (err) {
       this.#roundRobin = roundRobin;
+      this.#batchBusy = nested;
       throw err;
     }
     let appended = 0;
     for (let i = 0; i < n; i++) {
-      if (!this.#appendTo(this.#parts[parts[i]!]!, events[i] as T, times[i]!, values[i]!)) break;
+      if (!this.#appendTo(this.#parts[parts[i]!]!, events[i] as T, times[i]!, values[i]!)) {
+        // Rejected: the events after this one were never attempted, so round-robin resumes exactly as
+        // after the same events appended one by one (the refused event used its turn; the rest use none).
+        if (partition === undefined && this.#partitionKey === undefined) {
+          this.#roundRobin = (roundRobin + i + 1) % this.#parts.length;
+        }
+        break;
+      }
       appended++;
     }
-    if (appended > 0) this.#stats.recordAppends(appended, coarseNow());
+    this.#batchBusy = nested;
+    if (appended > 0) this.#stats.recordAppends(appended);
     if (this.#hasPendingError) this.#throwPending();
     return appended;
   }
@@ -336,27 +358,95 @@ export class EventStore<T> implements Iterable<T> {
     return removed;
   }
 
-  #appendTo(part: Partition<T>, event: T, t: number, v: number): boolean {
-    if (part.tail - part.head === part.capacity) {
-      if (this.#reject) {
-        this.#stats.totalRejected++;
-        this.#reachCapacity();
-        return false;
-      }
-      const evicted = part.evictOldest();
-      part.push(event, t, v);
-      this.#stats.totalDiscarded++;
-      this.#reachCapacity();
-      if (this.#onDiscarded !== undefined) {
-        try {
-          this.#onDiscarded(evicted);
-        } catch (err) {
-          this.#fail(err);
+  /**
+   * `tryAppendBatch` when no selector runs (no time tracking, no window, no partition key): nothing
+   * to compute ahead, so the events go straight in, with the same validation and round-robin result.
+   */
+  #appendBatchUnkeyed(events: readonly T[], n: number, partition: number | undefined): number {
+    for (let i = 0; i < n; i++) {
+      if (events[i] === undefined) throw invalidArg(`\`events[${i}]\` must not be undefined`);
+    }
+    const parts = this.#parts;
+    const count = parts.length;
+    const roundRobin = this.#roundRobin;
+    if (partition === undefined) this.#roundRobin = (roundRobin + n) % count;
+    if (this.#quietOverwrite && (this.#capacityReached || this.#onCapacityReached === undefined)) {
+      // No user code can run before the batch is done, so each partition takes its share in one
+      // pass: partition (roundRobin + k) % count gets events k, k + count, k + 2·count, …
+      let discarded = 0;
+      if (partition !== undefined) discarded = parts[partition]!.pushStrided(events, 0, 1, n);
+      else {
+        for (let k = 0; k < count && k < n; k++) {
+          const share = Math.floor((n - 1 - k) / count) + 1;
+          discarded += parts[(roundRobin + k) % count]!.pushStrided(events, k, count, share);
         }
       }
+      if (discarded > 0) {
+        this.#stats.totalDiscarded += discarded;
+        this.#reachCapacity();
+      }
+      this.#stats.recordAppends(n);
+      return n;
+    }
+    let p = partition ?? roundRobin;
+    let appended = 0;
+    for (let i = 0; i < n; i++) {
+      if (!this.#appendTo(parts[p]!, events[i] as T, 0, 0)) {
+        // Rejected: as in tryAppendBatch, the refused event used its turn and the rest use none.
+        if (partition === undefined) this.#roundRobin = (roundRobin + i + 1) % count;
+        break;
+      }
+      appended++;
+      if (partition === undefined) p = p + 1 === count ? 0 : p + 1;
+    }
+    if (appended > 0) this.#stats.recordAppends(appended);
+    if (this.#hasPendingError) this.#throwPending();
+    return appended;
+  }
+
+  /**
+   * `tryAppend` of a store that computes nothing per event (see `#untimedRoundRobin`), kept apart
+   * so that V8 compiles this common path on its own, whatever other store configurations exist.
+   */
+  #appendRoundRobin(event: T): boolean {
+    const p = this.#roundRobin;
+    this.#roundRobin = p + 1 === this.#parts.length ? 0 : p + 1;
+    const part = this.#parts[p]!;
+    let ok = true;
+    if (part.tail - part.head !== part.capacity) part.pushUntimed(event);
+    else if (this.#quietOverwrite && this.#capacityReached) {
+      part.overwriteOldestUntimed(event);
+      this.#stats.totalDiscarded++;
+    } else ok = this.#appendToFull(part, event, 0, 0);
+    if (ok) this.#stats.recordAppends(1);
+    if (this.#hasPendingError) this.#throwPending();
+    return ok;
+  }
+
+  #appendTo(part: Partition<T>, event: T, t: number, v: number): boolean {
+    if (part.tail - part.head !== part.capacity) {
+      part.push(event, t, v);
       return true;
     }
-    part.push(event, t, v);
+    return this.#appendToFull(part, event, t, v);
+  }
+
+  #appendToFull(part: Partition<T>, event: T, t: number, v: number): boolean {
+    if (this.#reject) {
+      this.#stats.totalRejected++;
+      this.#reachCapacity();
+      return false;
+    }
+    const evicted = part.overwriteOldest(event, t, v);
+    this.#stats.totalDiscarded++;
+    if (!this.#capacityReached) this.#reachCapacity();
+    if (this.#onDiscarded !== undefined) {
+      try {
+        this.#onDiscarded(evicted);
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
     return true;
   }
 

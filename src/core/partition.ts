@@ -72,6 +72,71 @@ export class Partition<T> {
     this.writeSlot = slot + 1 === this.capacity ? 0 : slot + 1;
   }
 
+  /** `push` for a partition without time or value columns. */
+  pushUntimed(event: T): void {
+    const slot = this.writeSlot;
+    this.items[slot] = event;
+    this.tail++;
+    this.writeSlot = slot + 1 === this.capacity ? 0 : slot + 1;
+  }
+
+  /** `overwriteOldest` for a partition without time or value columns. */
+  overwriteOldestUntimed(event: T): T {
+    const slot = this.writeSlot;
+    const evicted = this.items[slot] as T;
+    this.items[slot] = event;
+    this.head++;
+    this.tail++;
+    this.writeSlot = slot + 1 === this.capacity ? 0 : slot + 1;
+    return evicted;
+  }
+
+  /**
+   * Appends `events[start]`, `events[start + step]`, … (`count` of them) in order, each evicting the
+   * oldest event when the partition is full, and returns how many were evicted. Only for partitions
+   * without time or value columns (no time tracking), where an append is just a slot write.
+   */
+  pushStrided(events: readonly T[], start: number, step: number, count: number): number {
+    const items = this.items;
+    const capacity = this.capacity;
+    let slot = this.writeSlot;
+    for (let i = 0, j = start; i < count; i++, j += step) {
+      items[slot] = events[j];
+      slot = slot + 1 === capacity ? 0 : slot + 1;
+    }
+    this.writeSlot = slot;
+    const evicted = Math.max(0, this.tail - this.head + count - capacity);
+    this.tail += count;
+    this.head += evicted;
+    return evicted;
+  }
+
+  /**
+   * In a full partition, replaces the oldest event with `event` and returns the evicted one: the same
+   * as `evictOldest()` then `push()`, in one step (the oldest event's slot is the write slot).
+   */
+  overwriteOldest(event: T, t: number, v: number): T {
+    const slot = this.writeSlot;
+    const evicted = this.items[slot] as T;
+    this.items[slot] = event;
+    const ts = this.timestamps;
+    if (ts !== undefined) {
+      if (this.buckets !== undefined) {
+        const values = this.values!;
+        this.buckets.remove(ts[slot]!, values[slot]!);
+        values[slot] = v;
+        this.buckets.add(t, v);
+      }
+      ts[slot] = t;
+      if (t < this.lastTs) this.disorderSeq = this.tail;
+      this.lastTs = t;
+    }
+    this.head++;
+    this.tail++;
+    this.writeSlot = slot + 1 === this.capacity ? 0 : slot + 1;
+    return evicted;
+  }
+
   /** Removes and returns the oldest held event. The partition must not be empty. */
   evictOldest(): T {
     const slot = this.slotAt(0);
