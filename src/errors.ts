@@ -16,6 +16,8 @@ export const ErrorCode = {
   INVALID_VALUE: 'ES_ERR_INVALID_VALUE',
   /** A user callback (`onEventDiscarded`, `onCapacityReached`) threw; the append itself completed. */
   CALLBACK_FAILED: 'ES_ERR_CALLBACK_FAILED',
+  /** The key dictionary of a `ColumnarEventStore` has no room for a new key (ids or bytes). */
+  KEY_DICTIONARY_FULL: 'ES_ERR_KEY_DICTIONARY_FULL',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */

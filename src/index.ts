@@ -1,5 +1,22 @@
 // Public entry point of `lockfree-eventstore`: explicit named exports, then the exported types.
 
+export type {
+  ColumnarGroup,
+  ColumnarQueryOptions,
+  ColumnarSnapshot,
+  ColumnarStoreHandle,
+  ColumnarTopEntry,
+} from './columnar/columnar-event-store.ts';
+export { ColumnarEventStore, ColumnarStatistics } from './columnar/columnar-event-store.ts';
+export type {
+  ColumnarRow,
+  ColumnSchema,
+  ColumnType,
+  ColumnViews,
+  KeyColumnOf,
+  NumericColumnOf,
+} from './columnar/columns.ts';
+export type { ColumnarEventStoreOptions } from './columnar/options.ts';
 export type { GroupResult } from './core/event-store.ts';
 export { EventStore } from './core/event-store.ts';
 export { EventStoreBuilder } from './core/event-store-builder.ts';

@@ -1,0 +1,1273 @@
+// ColumnarEventStore: events of a fixed schema as typed-array columns in SharedArrayBuffers,
+// appended and queried from any number of worker threads at once, without locks.
+// Concurrency contract: every method may run on any thread holding an attached instance. Appends
+// claim and publish once per batch (sequencer.ts); a query returns exactly the rows whose
+// publication it observed through the partition cursor, minus rows the ring overwrote before the
+// query read them (each chunk read is validated afterwards), never a torn or half-written row.
+// Instances are thread-local wrappers (caches, scratch arrays); the buffers are the shared state.
+
+import { hashString } from '../core/partitioner.ts';
+import type { WindowResult } from '../core/types.ts';
+import {
+  describe,
+  ErrorCode,
+  EventStoreError,
+  ensureFunction,
+  ensureInteger,
+  ensureTime,
+  invalidArg,
+} from '../errors.ts';
+import {
+  type ColumnArray,
+  type ColumnarRow,
+  type ColumnSchema,
+  type ColumnSpec,
+  type ColumnViews,
+  columnBytes,
+  type KeyColumnOf,
+  type NumericColumnOf,
+  partitionColumns,
+  scratchArray,
+} from './columns.ts';
+import { KeyDictionary } from './key-dictionary.ts';
+import {
+  CONTROL_MAGIC,
+  claimSize,
+  controlWords,
+  H_MAGIC,
+  H_PARTITIONS,
+  H_RR_SEED,
+  H_STRIDE,
+  H_VERSION,
+  LAYOUT_VERSION,
+  LINE_BYTES,
+  LINE_WORDS,
+  layoutRows,
+  READABLE_MASK,
+  STAMP_EMPTY,
+  STATE_INTERIOR,
+} from './layout.ts';
+import {
+  type ColumnarEventStoreOptions,
+  type ResolvedColumnarOptions,
+  resolveColumnarOptions,
+} from './options.ts';
+import { NoisePoint, Sequencer, type SequencerHooks } from './sequencer.ts';
+
+/** Everything another thread needs to attach: the shared buffers and the schema. Structured-clonable. */
+export interface ColumnarStoreHandle<S extends ColumnSchema = ColumnSchema> {
+  readonly kind: 'lockfree-eventstore/columnar';
+  readonly version: number;
+  readonly columns: S;
+  readonly capacities: readonly number[];
+  readonly partitionKey: string | null;
+  readonly enableWindowTracking: boolean;
+  readonly enableFalseSharingProtection: boolean;
+  readonly keyCapacity: number;
+  readonly keyBytes: number;
+  readonly abortTimeoutMs: number;
+  readonly control: SharedArrayBuffer;
+  readonly rows: SharedArrayBuffer;
+  readonly keys: SharedArrayBuffer;
+}
+
+/** Options of every columnar query. `from`/`to` are inclusive epoch milliseconds (or Dates). */
+export interface ColumnarQueryOptions<S extends ColumnSchema> {
+  /** Oldest timestamp included. */
+  from?: number | Date;
+  /** Newest timestamp included. */
+  to?: number | Date;
+  /** Equality on key columns, all of which must hold: `{ label: 'cpu' }`. */
+  where?: { [K in KeyColumnOf<S>]?: string };
+  /**
+   * Keeps the rows for which it returns `true`. Called with the partition's column arrays and the
+   * row's slot (`cols.value[slot]`; key columns hold ids, compare with `store.keyId('cpu')`), so it
+   * allocates nothing per row. It may see a row that validation later discards: keep it pure.
+   */
+  filter?: (cols: ColumnViews<S>, slot: number) => boolean;
+  /** Restricts the query to one partition. */
+  partition?: number;
+}
+
+/** Aggregates of one group (never empty). */
+export interface ColumnarGroup {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  average: number;
+}
+
+/** One `topK` entry: a key and its group's aggregates. */
+export interface ColumnarTopEntry extends ColumnarGroup {
+  key: string;
+}
+
+/** A copy of the held rows as columns (key columns as ids; `keyOf(id)` gives the string). */
+export interface ColumnarSnapshot<S extends ColumnSchema> {
+  length: number;
+  columns: ColumnViews<S>;
+}
+
+/** Lifetime counters of a store, read live from the shared buffers (any thread sees the same). */
+export class ColumnarStatistics {
+  readonly #seqs: readonly Sequencer[];
+  readonly #keys: KeyDictionary;
+
+  constructor(seqs: readonly Sequencer[], keys: KeyDictionary) {
+    this.#seqs = seqs;
+    this.#keys = keys;
+  }
+
+  /** Rows published since creation, by every thread (including rows later overwritten or cleared). */
+  get totalAppended(): number {
+    let n = 0;
+    for (const s of this.#seqs) n += s.appended;
+    return n;
+  }
+
+  /** Slots given up because their writer stalled or died between claim and publish. */
+  get abortedSlots(): number {
+    let n = 0;
+    for (const s of this.#seqs) n += s.abortedSlots;
+    return n;
+  }
+
+  /** Distinct keys interned. */
+  get keys(): number {
+    return this.#keys.size;
+  }
+}
+
+const QUERY_KEYS = new Set(['from', 'to', 'where', 'filter', 'partition']);
+const WINDOW_TRACKING_DISABLED_MESSAGE =
+  'Window tracking is disabled. enableWindowTracking must be true to use window queries.';
+/** Rows read between two validations of a query. */
+const CHUNK = 4096;
+
+/** Symbol under which a test build installs {@link SequencerHooks}. Not exported from the package. */
+export const TEST_HOOKS = Symbol('lockfree-eventstore.columnar.testHooks');
+
+interface ResolvedQuery {
+  timed: boolean;
+  from: number;
+  to: number;
+  /** Column indexes and key ids of `where`; `none` when a key is unknown (nothing can match). */
+  whereCols: number[];
+  whereIds: number[];
+  none: boolean;
+  filter: ((cols: never, slot: number) => boolean) | undefined;
+  first: number;
+  end: number;
+}
+
+/** Running count/sum/min/max of one chunk or query. */
+class Acc {
+  count = 0;
+  sum = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  reset(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.min = Number.POSITIVE_INFINITY;
+    this.max = Number.NEGATIVE_INFINITY;
+  }
+  add(o: Acc): void {
+    this.count += o.count;
+    this.sum += o.sum;
+    if (o.min < this.min) this.min = o.min;
+    if (o.max > this.max) this.max = o.max;
+  }
+}
+
+/**
+ * A struct-of-arrays event store in SharedArrayBuffers, lock-free across worker threads.
+ *
+ * ```ts
+ * const store = ColumnarEventStore.create({ columns: { value: 'f64', label: 'key' }, partitions: 4 });
+ * store.tryAppend({ timestamp: Date.now(), value: 0.93, label: 'cpu' });
+ * worker.postMessage(store.handle);            // in the worker: ColumnarEventStore.attach(handle)
+ * store.sum('value', { from, where: { label: 'cpu' } });
+ * ```
+ */
+export class ColumnarEventStore<S extends ColumnSchema> {
+  readonly #handle: ColumnarStoreHandle<S>;
+  readonly #specs: ColumnSpec[];
+  readonly #byName = new Map<string, ColumnSpec>();
+  readonly #seqs: Sequencer[];
+  readonly #cols: ColumnArray[][];
+  readonly #views: ColumnViews<S>[];
+  readonly #keys: KeyDictionary;
+  readonly #stats: ColumnarStatistics;
+  readonly #capacity: number;
+  readonly #partitionKeyCol: number;
+  readonly #tracking: boolean;
+  #roundRobin: number;
+  #hooks: SequencerHooks | undefined;
+  // Thread-local staging of a batch: one scratch column per column, and the rows' partitions.
+  #stage: ColumnArray[];
+  #stageParts = new Int32Array(0);
+  #stageIndex = new Int32Array(0);
+
+  private constructor(handle: ColumnarStoreHandle<S>, resolved: ResolvedColumnarOptions) {
+    this.#handle = handle;
+    this.#specs = resolved.specs;
+    for (const s of this.#specs) this.#byName.set(s.name, s);
+    this.#tracking = handle.enableWindowTracking;
+    this.#partitionKeyCol =
+      handle.partitionKey === null ? -1 : (this.#byName.get(handle.partitionKey)?.index ?? -1);
+    const ctl = new Int32Array(handle.control);
+    if (ctl[H_MAGIC] !== CONTROL_MAGIC || ctl[H_VERSION] !== LAYOUT_VERSION) {
+      throw invalidArg('`handle.control` is not a ColumnarEventStore control buffer of this version');
+    }
+    const stride = ctl[H_STRIDE]!;
+    const align = handle.enableFalseSharingProtection ? LINE_BYTES : 8;
+    const layout = layoutRows(handle.capacities, columnBytes(this.#specs), align);
+    if (layout.byteLength !== handle.rows.byteLength || ctl[H_PARTITIONS] !== handle.capacities.length) {
+      throw invalidArg('`handle.rows` does not match the handle schema and capacities');
+    }
+    this.#seqs = [];
+    this.#cols = [];
+    this.#views = [];
+    layout.partitions.forEach((pl, p) => {
+      const stamps = new Int32Array(handle.rows, pl.stampsOffset, pl.capacity);
+      this.#seqs.push(new Sequencer(ctl, p, stride, pl.capacity, stamps, handle.abortTimeoutMs));
+      const cols = partitionColumns(handle.rows, this.#specs, pl);
+      this.#cols.push(cols);
+      const view: Record<string, ColumnArray> = {};
+      for (const s of this.#specs) view[s.name] = cols[s.index]!;
+      this.#views.push(Object.freeze(view) as unknown as ColumnViews<S>);
+    });
+    this.#capacity = handle.capacities.reduce((a, b) => a + b, 0);
+    this.#keys = KeyDictionary.attach(handle.keys, handle.abortTimeoutMs);
+    this.#stats = new ColumnarStatistics(this.#seqs, this.#keys);
+    // Take a round-robin start so that threads spread over the partitions.
+    this.#roundRobin = (Atomics.add(ctl, H_RR_SEED, 1) >>> 0) % this.#seqs.length;
+    this.#stage = this.#specs.map((s) => scratchArray(s.type, 0));
+  }
+
+  /** Allocates a store (its shared buffers) on this thread. */
+  static create<S extends ColumnSchema>(options: ColumnarEventStoreOptions<S>): ColumnarEventStore<S> {
+    const o = resolveColumnarOptions(options);
+    const partitions = o.capacities.length;
+    const stride = o.enableFalseSharingProtection ? LINE_WORDS : 1;
+    const control = new SharedArrayBuffer(controlWords(partitions, stride) * 4);
+    const ctl = new Int32Array(control);
+    ctl[H_MAGIC] = CONTROL_MAGIC;
+    ctl[H_VERSION] = LAYOUT_VERSION;
+    ctl[H_PARTITIONS] = partitions;
+    ctl[H_STRIDE] = stride;
+    for (let p = 0; p < partitions; p++) Sequencer.initialize(ctl, p, stride);
+    const align = o.enableFalseSharingProtection ? LINE_BYTES : 8;
+    const layout = layoutRows(o.capacities, columnBytes(o.specs), align);
+    const rows = new SharedArrayBuffer(layout.byteLength);
+    for (const pl of layout.partitions) new Int32Array(rows, pl.stampsOffset, pl.capacity).fill(STAMP_EMPTY);
+    const keys = KeyDictionary.create(o.keyCapacity, o.keyBytes, o.abortTimeoutMs);
+    const handle: ColumnarStoreHandle<S> = Object.freeze({
+      kind: 'lockfree-eventstore/columnar',
+      version: LAYOUT_VERSION,
+      columns: Object.freeze({ ...o.schema }) as S,
+      capacities: Object.freeze([...o.capacities]),
+      partitionKey: o.partitionKey,
+      enableWindowTracking: o.enableWindowTracking,
+      enableFalseSharingProtection: o.enableFalseSharingProtection,
+      keyCapacity: o.keyCapacity,
+      keyBytes: o.keyBytes,
+      abortTimeoutMs: o.abortTimeoutMs,
+      control,
+      rows,
+      keys: keys.buffer,
+    });
+    return new ColumnarEventStore<S>(handle, o);
+  }
+
+  /** Wraps the buffers of `handle` (received through postMessage) on this thread. Allocates no rows. */
+  static attach<S extends ColumnSchema>(handle: ColumnarStoreHandle<S>): ColumnarEventStore<S> {
+    if (typeof handle !== 'object' || handle === null || handle.kind !== 'lockfree-eventstore/columnar') {
+      throw invalidArg(`\`handle\` must be a ColumnarEventStore handle, received ${describe(handle)}`);
+    }
+    if (
+      !(handle.control instanceof SharedArrayBuffer) ||
+      !(handle.rows instanceof SharedArrayBuffer) ||
+      !(handle.keys instanceof SharedArrayBuffer)
+    ) {
+      throw invalidArg('`handle` buffers must be SharedArrayBuffers');
+    }
+    const o = resolveColumnarOptions({
+      columns: handle.columns,
+      capacityPerPartition: 1,
+      partitions: 1,
+      abortTimeoutMs: handle.abortTimeoutMs,
+    });
+    const resolved: ResolvedColumnarOptions = {
+      ...o,
+      capacities: [...handle.capacities],
+      partitionKey: handle.partitionKey,
+      enableWindowTracking: handle.enableWindowTracking,
+      enableFalseSharingProtection: handle.enableFalseSharingProtection,
+      keyCapacity: handle.keyCapacity,
+      keyBytes: handle.keyBytes,
+    };
+    return new ColumnarEventStore<S>(handle, resolved);
+  }
+
+  /** The structured-clonable handle: post it to a worker and `attach` it there. */
+  get handle(): ColumnarStoreHandle<S> {
+    return this.#handle;
+  }
+
+  /** Total rows the store can hold (sum of the partitions' slots). */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** Number of partitions. */
+  get partitions(): number {
+    return this.#seqs.length;
+  }
+
+  /** The user columns (name → type); `timestamp` is implicit. */
+  get columns(): S {
+    return this.#handle.columns;
+  }
+
+  /** Rows visible now (what `count()` returns). */
+  get size(): number {
+    return this.count();
+  }
+
+  /** Lifetime counters, shared by every thread. */
+  get statistics(): ColumnarStatistics {
+    return this.#stats;
+  }
+
+  /** The id of `key` in the shared dictionary, interning it when new. */
+  keyId(key: string): number {
+    return this.#keys.intern(key);
+  }
+
+  /** The string of key id `id`, or `undefined` when no key has it. */
+  keyOf(id: number): string | undefined {
+    return this.#keys.keyOf(id);
+  }
+
+  /** The id of `key` when some thread interned it, else -1 (never interns). */
+  lookupKey(key: string): number {
+    return this.#keys.lookup(key);
+  }
+
+  // ----- appends ---------------------------------------------------------------------------------
+
+  /**
+   * Appends one row (to `partition`, else by `partitionKey`, else round-robin per thread). Returns
+   * false only when the batch was aborted (its claim stalled past `abortTimeoutMs`). Throws
+   * ES_ERR_INVALID_ARG for a malformed row (nothing is appended).
+   */
+  tryAppend(row: ColumnarRow<S>, partition?: number): boolean {
+    this.#ensureStage(1);
+    this.#stageRow(row, 0, 'row');
+    const p = this.#choosePartition(partition, 0);
+    return this.#appendStaged(p, 0, 1);
+  }
+
+  /**
+   * Appends rows in order and returns how many were appended: `rows[0..n)` (a batch stops at the
+   * first aborted claim). Every row is validated and its keys interned before any is appended.
+   * One claim and one publication per partition and up to 4096 rows.
+   */
+  tryAppendBatch(rows: readonly ColumnarRow<S>[], partition?: number): number {
+    if (!Array.isArray(rows)) throw invalidArg(`\`rows\` must be an array, received ${describe(rows)}`);
+    if (partition !== undefined) this.#checkPartition(partition);
+    const n = rows.length;
+    if (n === 0) return 0;
+    this.#ensureStage(n);
+    this.#stageRows(rows, n);
+    return this.#appendStagedBatch(n, partition);
+  }
+
+  /**
+   * Appends rows given as columns: `{ timestamp: Float64Array, value: Float64Array, label: string[]
+   * or Uint32Array of key ids }`, all of one length. The fastest form: numeric typed arrays of the
+   * column's type are copied with `TypedArray.set`. Returns how many rows were appended (a prefix).
+   */
+  tryAppendColumns(
+    columns: { timestamp: ArrayLike<number> } & {
+      [K in keyof S]: S[K] extends 'key' ? readonly string[] | Uint32Array : ArrayLike<number>;
+    },
+    partition?: number,
+  ): number {
+    if (typeof columns !== 'object' || columns === null) {
+      throw invalidArg(`\`columns\` must be an object of column arrays, received ${describe(columns)}`);
+    }
+    if (partition !== undefined) this.#checkPartition(partition);
+    const cols = columns as unknown as Record<string, ArrayLike<number> | readonly string[]>;
+    const n = cols.timestamp?.length;
+    if (typeof n !== 'number') throw invalidArg('`columns.timestamp` must be an array of numbers');
+    if (n === 0) return 0;
+    this.#ensureStage(n);
+    for (const s of this.#specs) {
+      const src = cols[s.name];
+      if (src === undefined || typeof src !== 'object' || src.length !== n) {
+        throw invalidArg(`\`columns.${s.name}\` must be an array of length ${n}, received ${describe(src)}`);
+      }
+      const dst = this.#stage[s.index]!;
+      if (s.type === 'key') {
+        if (src instanceof Uint32Array) {
+          const known = this.#keys.size;
+          for (let i = 0; i < n; i++) {
+            if (src[i]! >= known) throw invalidArg(`\`columns.${s.name}[${i}]\` is not a known key id`);
+          }
+          dst.set(src);
+        } else {
+          const strs = src as readonly string[];
+          for (let i = 0; i < n; i++) {
+            const k = strs[i];
+            if (typeof k !== 'string') {
+              throw invalidArg(`\`columns.${s.name}[${i}]\` must be a string, received ${describe(k)}`);
+            }
+            dst[i] = this.#keys.intern(k);
+          }
+        }
+      } else {
+        const nums = src as ArrayLike<number>;
+        if (ArrayBuffer.isView(nums)) {
+          dst.set(nums);
+        } else {
+          for (let i = 0; i < n; i++) dst[i] = this.#number(nums[i], s, `columns.${s.name}[${i}]`);
+        }
+        if (s.index === 0) {
+          for (let i = 0; i < n; i++) {
+            const t = dst[i]!;
+            if (t - t !== 0) throw invalidArg(`\`columns.timestamp[${i}]\` must be a finite number`);
+          }
+        }
+      }
+    }
+    return this.#appendStagedBatch(n, partition);
+  }
+
+  #appendStagedBatch(n: number, partition: number | undefined): number {
+    if (partition !== undefined) return this.#appendRun(partition, 0, n);
+    if (this.#partitionKeyCol < 0) {
+      // Round-robin: each claim-sized run goes to the next partition.
+      let done = 0;
+      while (done < n) {
+        const p = this.#nextRoundRobin();
+        const run = Math.min(n - done, claimSize(this.#seqs[p]!.capacity));
+        if (!this.#appendStaged(p, done, run)) return done;
+        done += run;
+      }
+      return done;
+    }
+    // By key: group the rows of each partition (stable), then append partition by partition.
+    const parts = this.#stageParts;
+    const keyIds = this.#stage[this.#partitionKeyCol]!;
+    const P = this.#seqs.length;
+    for (let i = 0; i < n; i++) parts[i] = hashString(this.#keys.keyOf(keyIds[i]!)!) % P;
+    let done = 0;
+    for (let p = 0; p < P; p++) {
+      let m = 0;
+      const index = this.#stageIndex;
+      for (let i = 0; i < n; i++) if (parts[i] === p) index[m++] = i;
+      if (m === 0) continue;
+      const half = this.#stage[0]!.length >>> 1;
+      if (m !== n) this.#gather(index, m, half);
+      const appended = this.#appendRun(p, m === n ? 0 : half, m);
+      done += appended;
+      if (appended < m) return done;
+    }
+    return done;
+  }
+
+  /** Copies staged rows `index[0..m)` to staging positions [half, half+m) (the upper half of the scratch). */
+  #gather(index: Int32Array, m: number, half: number): void {
+    for (const col of this.#stage) for (let j = 0; j < m; j++) col[half + j] = col[index[j]!]!;
+  }
+
+  #appendRun(p: number, offset: number, n: number): number {
+    const run = claimSize(this.#seqs[p]!.capacity);
+    let done = 0;
+    while (done < n) {
+      const k = Math.min(n - done, run);
+      if (!this.#appendStaged(p, offset + done, k)) return done;
+      done += k;
+    }
+    return done;
+  }
+
+  /**
+   * The claim → gate → mark → write → publish → advance path for staged rows [offset, offset+n)
+   * into partition p (n ≤ the claim size). See docs/architecture.md for why each step is needed.
+   */
+  #appendStaged(p: number, offset: number, n: number): boolean {
+    const seq = this.#seqs[p]!;
+    const hooks = this.#hooks;
+    const s = seq.claim(n);
+    if (hooks !== undefined) hooks.noise?.(NoisePoint.CLAIMED);
+    if (!seq.gate(s, n)) return false;
+    if (!seq.mark(s)) return false;
+    const early = hooks !== undefined && hooks.strategy === 'publish-early';
+    const cap = seq.capacity;
+    const slot = s % cap;
+    if (early) {
+      // Deliberately broken variant (test only): publish before the columns are written.
+      this.#writeInteriors(seq, s, slot, n);
+      seq.publish(s);
+      seq.advance();
+      if (hooks !== undefined) hooks.noise?.(NoisePoint.WRITTEN);
+    }
+    const first = Math.min(n, cap - slot);
+    const cols = this.#cols[p]!;
+    const stage = this.#stage;
+    for (let k = 0; k < cols.length; k++) {
+      // A writer aborted while stalled stops writing into slots that are no longer its own.
+      if (!early && !seq.owns(s)) return false;
+      const dst = cols[k]!;
+      const src = stage[k]!;
+      if (n <= 32) {
+        // Small batches: an element loop avoids allocating two subarray views per column.
+        let sl = slot;
+        for (let j = 0; j < n; j++) {
+          dst[sl] = src[offset + j]!;
+          if (++sl === cap) sl = 0;
+        }
+      } else {
+        dst.set(src.subarray(offset, offset + first), slot);
+        if (first < n) dst.set(src.subarray(offset + first, offset + n), 0);
+      }
+    }
+    if (!early) {
+      if (!seq.owns(s)) return false;
+      this.#writeInteriors(seq, s, slot, n);
+      if (hooks !== undefined) hooks.noise?.(NoisePoint.WRITTEN);
+      if (!seq.publish(s)) return false;
+    }
+    seq.advance();
+    seq.retireFloor();
+    seq.countAppended(n);
+    return true;
+  }
+
+  /** Plain stores of INTERIOR(z) for the batch's later slots (released by the publishing CAS). */
+  #writeInteriors(seq: Sequencer, s: number, slot: number, n: number): void {
+    const stamps = seq.stamps;
+    const cap = seq.capacity;
+    const m = seq.modulus;
+    let z = s;
+    let sl = slot;
+    for (let k = 1; k < n; k++) {
+      if (++z === m) z = 0;
+      if (++sl === cap) sl = 0;
+      stamps[sl] = STATE_INTERIOR | z;
+    }
+  }
+
+  #ensureStage(n: number): void {
+    if (this.#stage[0]!.length >= 2 * n) return;
+    const size = 2 * 2 ** Math.ceil(Math.log2(Math.max(n, 16)));
+    this.#stage = this.#specs.map((s) => scratchArray(s.type, size));
+    this.#stageParts = new Int32Array(size);
+    this.#stageIndex = new Int32Array(size);
+  }
+
+  #stageRow(row: ColumnarRow<S>, i: number, what: string): void {
+    if (typeof row !== 'object' || row === null) {
+      throw invalidArg(`\`${what}\` must be an object { timestamp, ... }, received ${describe(row)}`);
+    }
+    const r = row as unknown as Record<string, unknown>;
+    const t = r.timestamp;
+    if (typeof t !== 'number' || t - t !== 0) {
+      throw invalidArg(
+        `\`${what}.timestamp\` must be a finite epoch-millisecond number, received ${describe(t)}`,
+      );
+    }
+    const stage = this.#stage;
+    stage[0]![i] = t;
+    const specs = this.#specs;
+    for (let c = 1; c < specs.length; c++) {
+      const s = specs[c]!;
+      const v = r[s.name];
+      if (s.type === 'key') {
+        if (typeof v !== 'string') {
+          throw invalidArg(`\`${what}.${s.name}\` must be a string, received ${describe(v)}`);
+        }
+        stage[c]![i] = this.#keys.intern(v);
+      } else {
+        stage[c]![i] = this.#number(v, s, `${what}.${s.name}`);
+      }
+    }
+  }
+
+  /** Stages a batch column by column (one property name per loop keeps the loads monomorphic). */
+  #stageRows(rows: readonly ColumnarRow<S>[], n: number): void {
+    const stage = this.#stage;
+    const ts = stage[0]!;
+    for (let i = 0; i < n; i++) {
+      const row = rows[i] as unknown as { timestamp?: unknown } | null;
+      if (typeof row !== 'object' || row === null) this.#stageRow(row as never, i, `rows[${i}]`);
+      const t = (row as { timestamp?: unknown }).timestamp;
+      if (typeof t !== 'number' || t - t !== 0) this.#stageRow(row as never, i, `rows[${i}]`);
+      ts[i] = t as number;
+    }
+    const specs = this.#specs;
+    for (let c = 1; c < specs.length; c++) {
+      const s = specs[c]!;
+      const name = s.name;
+      const dst = stage[c]!;
+      if (s.type === 'key') {
+        const keys = this.#keys;
+        for (let i = 0; i < n; i++) {
+          const v = (rows[i] as unknown as Record<string, unknown>)[name];
+          if (typeof v !== 'string') this.#stageRow(rows[i]!, i, `rows[${i}]`);
+          dst[i] = keys.intern(v as string);
+        }
+      } else if (s.type === 'f64' || s.type === 'f32') {
+        for (let i = 0; i < n; i++) {
+          const v = (rows[i] as unknown as Record<string, unknown>)[name];
+          if (typeof v !== 'number') this.#stageRow(rows[i]!, i, `rows[${i}]`);
+          dst[i] = v as number;
+        }
+      } else {
+        const signed = s.type === 'i32';
+        for (let i = 0; i < n; i++) {
+          const v = (rows[i] as unknown as Record<string, unknown>)[name];
+          if (typeof v !== 'number' || (signed ? v !== (v | 0) : v !== v >>> 0)) {
+            this.#number(v, s, `rows[${i}].${name}`);
+          }
+          dst[i] = v as number;
+        }
+      }
+    }
+  }
+
+  #number(v: unknown, s: ColumnSpec, what: string): number {
+    if (typeof v !== 'number') throw invalidArg(`\`${what}\` must be a number, received ${describe(v)}`);
+    if (s.type === 'i32' && !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31)) {
+      throw invalidArg(`\`${what}\` must be an i32 integer, received ${describe(v)}`);
+    }
+    if (s.type === 'u32' && !(Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
+      throw invalidArg(`\`${what}\` must be a u32 integer, received ${describe(v)}`);
+    }
+    return v;
+  }
+
+  #choosePartition(partition: number | undefined, stagedRow: number): number {
+    if (partition !== undefined) return this.#checkPartition(partition);
+    if (this.#partitionKeyCol >= 0) {
+      const id = this.#stage[this.#partitionKeyCol]![stagedRow]!;
+      return hashString(this.#keys.keyOf(id)!) % this.#seqs.length;
+    }
+    return this.#nextRoundRobin();
+  }
+
+  #nextRoundRobin(): number {
+    const p = this.#roundRobin;
+    this.#roundRobin = p + 1 === this.#seqs.length ? 0 : p + 1;
+    return p;
+  }
+
+  #checkPartition(partition: unknown): number {
+    return ensureInteger('partition', partition, 0, this.#seqs.length - 1);
+  }
+
+  // ----- queries ---------------------------------------------------------------------------------
+
+  /** Number of rows matching `q`. */
+  count(q?: ColumnarQueryOptions<S>): number {
+    return this.#fold(-1, q).count;
+  }
+
+  /** Sum of `column` over the rows matching `q`; 0 when none match. */
+  sum(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): number {
+    return this.#fold(this.#numericColumn(column), q).sum;
+  }
+
+  /** Average of `column` over the rows matching `q`; `undefined` when none match. */
+  average(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): number | undefined {
+    const a = this.#fold(this.#numericColumn(column), q);
+    return a.count === 0 ? undefined : a.sum / a.count;
+  }
+
+  /** Smallest value of `column` over the rows matching `q`; `undefined` when none match. */
+  min(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): number | undefined {
+    const a = this.#fold(this.#numericColumn(column), q);
+    return a.count === 0 ? undefined : a.min;
+  }
+
+  /** Largest value of `column` over the rows matching `q`; `undefined` when none match. */
+  max(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): number | undefined {
+    const a = this.#fold(this.#numericColumn(column), q);
+    return a.count === 0 ? undefined : a.max;
+  }
+
+  /** Count, sum, min, max and average of `column` over the rows matching `q`, in one pass. */
+  window(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): WindowResult {
+    const a = this.#fold(this.#numericColumn(column), q);
+    if (a.count === 0) return { count: 0, sum: 0, min: undefined, max: undefined, average: undefined };
+    return { count: a.count, sum: a.sum, min: a.min, max: a.max, average: a.sum / a.count };
+  }
+
+  /** Aggregates of `valueColumn` per key of `keyColumn` over the rows matching `q`. */
+  groupBy(
+    keyColumn: KeyColumnOf<S>,
+    valueColumn: NumericColumnOf<S>,
+    q?: ColumnarQueryOptions<S>,
+  ): Map<string, ColumnarGroup> {
+    const g = this.#group(keyColumn, valueColumn, q);
+    const out = new Map<string, ColumnarGroup>();
+    for (let id = 0; id < g.count.length; id++) {
+      const n = g.count[id]!;
+      if (n === 0) continue;
+      const sum = g.sum[id]!;
+      out.set(this.#keys.keyOf(id)!, { count: n, sum, min: g.min[id]!, max: g.max[id]!, average: sum / n });
+    }
+    return out;
+  }
+
+  /** The `k` keys of `keyColumn` with the largest sum of `valueColumn`, by sum descending (ties: key order). */
+  topK(
+    keyColumn: KeyColumnOf<S>,
+    valueColumn: NumericColumnOf<S>,
+    k: number,
+    q?: ColumnarQueryOptions<S>,
+  ): ColumnarTopEntry[] {
+    ensureInteger('k', k, 0);
+    const g = this.#group(keyColumn, valueColumn, q);
+    const ids: number[] = [];
+    for (let id = 0; id < g.count.length; id++) if (g.count[id]! > 0) ids.push(id);
+    const sum = g.sum;
+    ids.sort((a, b) => sum[b]! - sum[a]! || a - b);
+    const out: ColumnarTopEntry[] = [];
+    for (let i = 0; i < ids.length && i < k; i++) {
+      const id = ids[i]!;
+      const n = g.count[id]!;
+      out.push({
+        key: this.#keys.keyOf(id)!,
+        count: n,
+        sum: sum[id]!,
+        min: g.min[id]!,
+        max: g.max[id]!,
+        average: sum[id]! / n,
+      });
+    }
+    return out;
+  }
+
+  /** A copy of every held row as objects: oldest→newest within each partition, partitions in order. */
+  snapshot(): ColumnarRow<S>[] {
+    const snap = this.snapshotColumns();
+    const out: ColumnarRow<S>[] = new Array(snap.length);
+    const cols = snap.columns as unknown as Record<string, ColumnArray>;
+    const specs = this.#specs;
+    for (let i = 0; i < snap.length; i++) {
+      const row: Record<string, number | string> = {};
+      for (const s of specs) {
+        const v = cols[s.name]![i]!;
+        row[s.name] = s.type === 'key' ? this.#keys.keyOf(v)! : v;
+      }
+      out[i] = row as ColumnarRow<S>;
+    }
+    return out;
+  }
+
+  /** A copy of every held row as columns (key columns hold ids), in `snapshot()` order. */
+  snapshotColumns(q?: ColumnarQueryOptions<S>): ColumnarSnapshot<S> {
+    const r = this.#resolve(q);
+    const specs = this.#specs;
+    let size = 1024;
+    let out = specs.map((s) => scratchArray(s.type, size));
+    let length = 0;
+    const chunk = specs.map((s) => scratchArray(s.type, CHUNK));
+    const hooks = this.#hooks;
+    for (let p = r.first; p < r.end && !r.none; p++) {
+      const seq = this.#seqs[p]!;
+      const cols = this.#cols[p]!;
+      const view = this.#views[p]!;
+      this.#scan(
+        seq,
+        (a, n) => {
+          // Copy the chunk's readable rows to the chunk scratch; validated by #scan before use.
+          let m = 0;
+          let z = a;
+          let slot = a % seq.capacity;
+          const stamps = seq.stamps;
+          for (let j = 0; j < n; j++) {
+            if ((stamps[slot]! & READABLE_MASK) === z && this.#matches(r, cols, view, slot)) {
+              chunk[0]![m] = cols[0]![slot]!;
+              if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_ROW);
+              for (let c = 1; c < cols.length; c++) chunk[c]![m] = cols[c]![slot]!;
+              m++;
+            }
+            if (++slot === seq.capacity) slot = 0;
+            if (++z === seq.modulus) z = 0;
+          }
+          return m;
+        },
+        (m) => {
+          if (length + m > size) {
+            while (length + m > size) size *= 2;
+            out = out.map((col, c) => {
+              const bigger = scratchArray(specs[c]!.type, size);
+              bigger.set(col.subarray(0, length));
+              return bigger;
+            });
+          }
+          for (let c = 0; c < out.length; c++) out[c]!.set(chunk[c]!.subarray(0, m), length);
+          length += m;
+        },
+      );
+    }
+    const columns: Record<string, ColumnArray> = {};
+    for (const s of specs) columns[s.name] = out[s.index]!.slice(0, length);
+    return { length, columns: columns as unknown as ColumnViews<S> };
+  }
+
+  /** Hides every row published so far, in every partition. Appends in flight may still land after it. */
+  clear(): void {
+    for (const seq of this.#seqs) seq.clear();
+  }
+
+  /**
+   * Walks the readable range of one partition in chunks, oldest first: `read(a, n)` reads the rows
+   * of sequences [a, a+n) into thread-local scratch and returns a result; after it, the chunk is
+   * validated against CLAIM, and `commit(result)` runs only when no row of the chunk can have been
+   * overwritten meanwhile. A chunk that was partly overwritten is re-read from its oldest intact row.
+   */
+  #scan(seq: Sequencer, read: (a: number, n: number) => number, commit: (result: number) => void): void {
+    const c = seq.readRange();
+    let a = seq.lo;
+    const hooks = this.#hooks;
+    while (seq.delta(c, a) > 0) {
+      const b = seq.delta(c, a) > CHUNK ? seq.wrap(a + CHUNK) : c;
+      for (;;) {
+        const result = read(a, seq.delta(b, a));
+        if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_CHUNK);
+        const intact = seq.validate(a);
+        if (intact === a) {
+          commit(result);
+          break;
+        }
+        a = intact;
+        if (seq.delta(b, a) <= 0) break; // the whole chunk was overwritten while being read
+      }
+      if (seq.delta(b, a) > 0) a = b;
+    }
+  }
+
+  #matches(r: ResolvedQuery, cols: ColumnArray[], view: ColumnViews<S>, slot: number): boolean {
+    if (r.timed) {
+      const t = cols[0]![slot]!;
+      if (t < r.from || t > r.to) return false;
+    }
+    const wc = r.whereCols;
+    for (let w = 0; w < wc.length; w++) if (cols[wc[w]!]![slot] !== r.whereIds[w]) return false;
+    if (r.filter !== undefined && !(r.filter as (v: ColumnViews<S>, s: number) => boolean)(view, slot)) {
+      return false;
+    }
+    return true;
+  }
+
+  #fold(column: number, q: ColumnarQueryOptions<S> | undefined): Acc {
+    const r = this.#resolve(q);
+    const total = new Acc();
+    if (r.none) return total;
+    const chunkAcc = new Acc();
+    const simple = r.whereCols.length === 0 && r.filter === undefined;
+    for (let p = r.first; p < r.end; p++) {
+      const seq = this.#seqs[p]!;
+      const cols = this.#cols[p]!;
+      const view = this.#views[p]!;
+      const stamps = seq.stamps;
+      const ts = cols[0]!;
+      const vs = column < 0 ? undefined : cols[column]!;
+      const cap = seq.capacity;
+      const mod = seq.modulus;
+      const { timed, from, to } = r;
+      this.#scan(
+        seq,
+        (a, n) => {
+          if (simple) {
+            // Contiguous slot ranges (at most two: the chunk may wrap the ring) through a tight kernel.
+            chunkAcc.reset();
+            let slot = a % cap;
+            let z = a;
+            for (let left = n; left > 0; ) {
+              const len = Math.min(left, cap - slot);
+              if (seq.allPublished) foldAllKernel(ts, vs, slot, slot + len, from, to, chunkAcc);
+              else foldKernel(stamps, ts, vs, slot, slot + len, z - slot, from, to, chunkAcc);
+              left -= len;
+              slot = 0;
+              z = seq.wrap(z + len);
+            }
+            return chunkAcc.count;
+          }
+          let count = 0;
+          let sum = 0;
+          let min = Number.POSITIVE_INFINITY;
+          let max = Number.NEGATIVE_INFINITY;
+          let z = a;
+          let slot = a % cap;
+          for (let j = 0; j < n; j++) {
+            if ((stamps[slot]! & READABLE_MASK) === z) {
+              let ok: boolean;
+              if (simple) {
+                if (timed) {
+                  const t = ts[slot]!;
+                  ok = t >= from && t <= to;
+                } else ok = true;
+              } else ok = this.#matches(r, cols, view, slot);
+              if (ok) {
+                count++;
+                if (vs !== undefined) {
+                  const v = vs[slot]!;
+                  sum += v;
+                  if (v < min) min = v;
+                  if (v > max) max = v;
+                }
+              }
+            }
+            if (++slot === cap) slot = 0;
+            if (++z === mod) z = 0;
+          }
+          chunkAcc.count = count;
+          chunkAcc.sum = sum;
+          chunkAcc.min = min;
+          chunkAcc.max = max;
+          return count;
+        },
+        () => total.add(chunkAcc),
+      );
+    }
+    return total;
+  }
+
+  #group(keyColumn: string, valueColumn: string, q: ColumnarQueryOptions<S> | undefined): GroupAcc {
+    const keySpec = this.#byName.get(keyColumn);
+    if (keySpec === undefined || keySpec.type !== 'key') {
+      throw invalidArg(`\`keyColumn\` must name a 'key' column, received ${describe(keyColumn)}`);
+    }
+    const vc = this.#numericColumn(valueColumn);
+    const r = this.#resolve(q);
+    const groups = new GroupAcc(this.#keys.size);
+    const ids = new Int32Array(CHUNK);
+    const vals = new Float64Array(CHUNK);
+    const simple = r.whereCols.length === 0 && r.filter === undefined;
+    for (let p = r.first; p < r.end && !r.none; p++) {
+      const seq = this.#seqs[p]!;
+      const cols = this.#cols[p]!;
+      const view = this.#views[p]!;
+      const stamps = seq.stamps;
+      const ts = cols[0]!;
+      const ks = cols[keySpec.index]!;
+      const vs = cols[vc]!;
+      const cap = seq.capacity;
+      const mod = seq.modulus;
+      const { timed, from, to } = r;
+      this.#scan(
+        seq,
+        (a, n) => {
+          if (simple) {
+            let m = 0;
+            let slot = a % cap;
+            let z = a;
+            for (let left = n; left > 0; ) {
+              const len = Math.min(left, cap - slot);
+              m = groupKernel(
+                seq.allPublished ? undefined : stamps,
+                ts,
+                ks,
+                vs,
+                slot,
+                slot + len,
+                z - slot,
+                from,
+                to,
+                ids,
+                vals,
+                m,
+              );
+              left -= len;
+              slot = 0;
+              z = seq.wrap(z + len);
+            }
+            return m;
+          }
+          let m = 0;
+          let z = a;
+          let slot = a % cap;
+          for (let j = 0; j < n; j++) {
+            if ((stamps[slot]! & READABLE_MASK) === z) {
+              let ok: boolean;
+              if (simple) {
+                if (timed) {
+                  const t = ts[slot]!;
+                  ok = t >= from && t <= to;
+                } else ok = true;
+              } else ok = this.#matches(r, cols, view, slot);
+              if (ok) {
+                ids[m] = ks[slot]!;
+                vals[m] = vs[slot]!;
+                m++;
+              }
+            }
+            if (++slot === cap) slot = 0;
+            if (++z === mod) z = 0;
+          }
+          return m;
+        },
+        (m) => groups.add(ids, vals, m),
+      );
+    }
+    return groups;
+  }
+
+  #numericColumn(column: string): number {
+    const s = this.#byName.get(column);
+    if (s === undefined || s.type === 'key') {
+      throw invalidArg(
+        `the value column must name a numeric column or 'timestamp', received ${describe(column)}`,
+      );
+    }
+    return s.index;
+  }
+
+  #resolve(q: ColumnarQueryOptions<S> | undefined): ResolvedQuery {
+    const r: ResolvedQuery = {
+      timed: false,
+      from: Number.NEGATIVE_INFINITY,
+      to: Number.POSITIVE_INFINITY,
+      whereCols: [],
+      whereIds: [],
+      none: false,
+      filter: undefined,
+      first: 0,
+      end: this.#seqs.length,
+    };
+    if (q === undefined) return r;
+    if (typeof q !== 'object' || q === null) {
+      throw invalidArg(
+        `query options must be an object { from?, to?, where?, filter?, partition? }, received ${describe(q)}`,
+      );
+    }
+    for (const key in q) {
+      if (!QUERY_KEYS.has(key)) throw invalidArg(`unknown query option \`${key}\``);
+    }
+    if (q.from !== undefined || q.to !== undefined) {
+      if (!this.#tracking) {
+        throw new EventStoreError(ErrorCode.WINDOW_TRACKING_DISABLED, WINDOW_TRACKING_DISABLED_MESSAGE);
+      }
+      r.timed = true;
+      if (q.from !== undefined) r.from = ensureTime('from', q.from);
+      if (q.to !== undefined) r.to = ensureTime('to', q.to);
+    }
+    if (q.where !== undefined) {
+      const w = q.where as unknown;
+      if (typeof w !== 'object' || w === null || Array.isArray(w)) {
+        throw invalidArg(`\`where\` must be an object { keyColumn: 'key' }, received ${describe(w)}`);
+      }
+      for (const [name, key] of Object.entries(w)) {
+        const s = this.#byName.get(name);
+        if (s === undefined || s.type !== 'key') {
+          throw invalidArg(`\`where\` keys must name 'key' columns, received ${describe(name)}`);
+        }
+        if (typeof key !== 'string') {
+          throw invalidArg(`\`where.${name}\` must be a string, received ${describe(key)}`);
+        }
+        const id = this.#keys.lookup(key);
+        if (id < 0) r.none = true;
+        r.whereCols.push(s.index);
+        r.whereIds.push(id);
+      }
+    }
+    if (q.filter !== undefined) r.filter = ensureFunction('filter', q.filter);
+    if (q.partition !== undefined) {
+      r.first = this.#checkPartition(q.partition);
+      r.end = r.first + 1;
+    }
+    return r;
+  }
+
+  /** Test builds install noise and protocol variants here; production code never sets it. */
+  set [TEST_HOOKS](hooks: SequencerHooks | undefined) {
+    this.#hooks = hooks;
+    for (const s of this.#seqs) s.hooks = hooks;
+  }
+
+  /** The hooks installed by a test build, if any. */
+  get [TEST_HOOKS](): SequencerHooks | undefined {
+    return this.#hooks;
+  }
+
+  /** Cursor and claim head of partition `p` (diagnostics for tests and monitoring). */
+  sequencerState(p: number): { cursor: number; claimHead: number; modulus: number } {
+    const seq = this.#seqs[this.#checkPartition(p)]!;
+    return { cursor: seq.cursor, claimHead: seq.claimHead, modulus: seq.modulus };
+  }
+}
+
+/**
+ * Count/sum/min/max over slots [i0, i1) whose stamp reads sequence `i + off` (PUBLISHED or INTERIOR)
+ * and whose time is in [from, to]. `vs` undefined: count only. The hot loop of every simple fold.
+ */
+function foldKernel(
+  stamps: Int32Array,
+  ts: ColumnArray,
+  vs: ColumnArray | undefined,
+  i0: number,
+  i1: number,
+  off: number,
+  from: number,
+  to: number,
+  acc: Acc,
+): void {
+  let count = 0;
+  if (vs === undefined) {
+    for (let i = i0; i < i1; i++) {
+      if ((stamps[i]! & READABLE_MASK) !== i + off) continue;
+      const t = ts[i]!;
+      if (t >= from && t <= to) count++;
+    }
+    acc.count += count;
+    return;
+  }
+  let sum = 0;
+  let min = acc.min;
+  let max = acc.max;
+  for (let i = i0; i < i1; i++) {
+    if ((stamps[i]! & READABLE_MASK) !== i + off) continue;
+    const t = ts[i]!;
+    if (t < from || t > to) continue;
+    const v = vs[i]!;
+    count++;
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  acc.count += count;
+  acc.sum += sum;
+  acc.min = min;
+  acc.max = max;
+}
+
+/** Copies (key id, value) of the readable rows of slots [i0, i1) in [from, to] to `ids`/`vals` from `m`. */
+function groupKernel(
+  stamps: Int32Array | undefined,
+  ts: ColumnArray,
+  ks: ColumnArray,
+  vs: ColumnArray,
+  i0: number,
+  i1: number,
+  off: number,
+  from: number,
+  to: number,
+  ids: Int32Array,
+  vals: Float64Array,
+  m: number,
+): number {
+  if (stamps === undefined) {
+    // Every row of the range is published (see Sequencer.allPublished): no stamp check.
+    for (let i = i0; i < i1; i++) {
+      const t = ts[i]!;
+      if (t < from || t > to) continue;
+      ids[m] = ks[i]!;
+      vals[m] = vs[i]!;
+      m++;
+    }
+    return m;
+  }
+  for (let i = i0; i < i1; i++) {
+    if ((stamps[i]! & READABLE_MASK) !== i + off) continue;
+    const t = ts[i]!;
+    if (t < from || t > to) continue;
+    ids[m] = ks[i]!;
+    vals[m] = vs[i]!;
+    m++;
+  }
+  return m;
+}
+
+/** Dense per-key-id count/sum/min/max of a groupBy, grown when a newer key id shows up. */
+class GroupAcc {
+  count: Float64Array;
+  sum: Float64Array;
+  min: Float64Array;
+  max: Float64Array;
+
+  constructor(size: number) {
+    this.count = new Float64Array(size);
+    this.sum = new Float64Array(size);
+    this.min = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
+    this.max = new Float64Array(size).fill(Number.NEGATIVE_INFINITY);
+  }
+
+  /** Folds `m` (id, value) pairs in. */
+  add(ids: Int32Array, vals: Float64Array, m: number): void {
+    let top = 0;
+    for (let j = 0; j < m; j++) if (ids[j]! > top) top = ids[j]!;
+    // A key interned after the query began (its row was published meanwhile): grow the groups.
+    if (m > 0 && top >= this.count.length) this.#grow(Math.max(top + 1, this.count.length * 2));
+    const count = this.count;
+    const sum = this.sum;
+    const min = this.min;
+    const max = this.max;
+    for (let j = 0; j < m; j++) {
+      const id = ids[j]!;
+      const v = vals[j]!;
+      count[id]! += 1;
+      sum[id]! += v;
+      if (v < min[id]!) min[id] = v;
+      if (v > max[id]!) max[id] = v;
+    }
+  }
+
+  #grow(size: number): void {
+    this.count = grow(this.count, size, 0);
+    this.sum = grow(this.sum, size, 0);
+    this.min = grow(this.min, size, Number.POSITIVE_INFINITY);
+    this.max = grow(this.max, size, Number.NEGATIVE_INFINITY);
+  }
+}
+
+/** {@link foldKernel} for a range known to hold only published rows: no stamp check. */
+function foldAllKernel(
+  ts: ColumnArray,
+  vs: ColumnArray | undefined,
+  i0: number,
+  i1: number,
+  from: number,
+  to: number,
+  acc: Acc,
+): void {
+  let count = 0;
+  if (vs === undefined) {
+    for (let i = i0; i < i1; i++) {
+      const t = ts[i]!;
+      if (t >= from && t <= to) count++;
+    }
+    acc.count += count;
+    return;
+  }
+  let sum = 0;
+  let min = acc.min;
+  let max = acc.max;
+  for (let i = i0; i < i1; i++) {
+    const t = ts[i]!;
+    if (t < from || t > to) continue;
+    const v = vs[i]!;
+    count++;
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  acc.count += count;
+  acc.sum += sum;
+  acc.min = min;
+  acc.max = max;
+}
+
+function grow(a: Float64Array, size: number, fill: number): Float64Array {
+  const b = new Float64Array(size).fill(fill);
+  b.set(a);
+  return b;
+}
