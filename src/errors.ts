@@ -16,6 +16,18 @@ export const ErrorCode = {
   INVALID_VALUE: 'ES_ERR_INVALID_VALUE',
   /** A user callback (`onEventDiscarded`, `onCapacityReached`) threw; the append itself completed. */
   CALLBACK_FAILED: 'ES_ERR_CALLBACK_FAILED',
+  /** The call is not allowed in the object's current state (e.g. restore after appends). */
+  INVALID_STATE: 'ES_ERR_INVALID_STATE',
+  /** A snapshot or journal file is not valid (bad magic, checksum, length or contents). */
+  SNAPSHOT_CORRUPT: 'ES_ERR_SNAPSHOT_CORRUPT',
+  /** A snapshot was written with another schema version, codec, or partition count. */
+  SNAPSHOT_SCHEMA_MISMATCH: 'ES_ERR_SNAPSHOT_SCHEMA_MISMATCH',
+  /** Saving a snapshot would overwrite an existing file (never done silently). */
+  SNAPSHOT_EXISTS: 'ES_ERR_SNAPSHOT_EXISTS',
+  /** Every snapshot of a partition is corrupt and `allowEmptyRestore` is off. */
+  RESTORE_FAILED: 'ES_ERR_RESTORE_FAILED',
+  /** The journal could not write or fsync; the appends it covers are not acknowledged. */
+  JOURNAL_FAILED: 'ES_ERR_JOURNAL_FAILED',
   /** The key dictionary of a `ColumnarEventStore` has no room for a new key (ids or bytes). */
   KEY_DICTIONARY_FULL: 'ES_ERR_KEY_DICTIONARY_FULL',
 } as const;

@@ -38,3 +38,24 @@ export type {
 } from './core/types.ts';
 export type { ErrorCodeValue } from './errors.ts';
 export { ErrorCode, EventStoreError } from './errors.ts';
+export { backoffDelayMs, MAX_BACKOFF_DELAY_MS } from './snapshots/backoff.ts';
+export { JsonEventCodec, V8EventCodec } from './snapshots/codecs.ts';
+export type { FileSystemSnapshotStoreOptions } from './snapshots/file-system-snapshot-store.ts';
+export { FileSystemSnapshotStore } from './snapshots/file-system-snapshot-store.ts';
+export type { BinarySnapshotSerializerOptions } from './snapshots/serializer.ts';
+export { BinarySnapshotSerializer } from './snapshots/serializer.ts';
+export { Snapshotter } from './snapshots/snapshotter.ts';
+export type {
+  EventCodec,
+  JournalOptions,
+  JournalSegmentFile,
+  JournalSyncPolicy,
+  PartitionSnapshotMetrics,
+  PartitionState,
+  SnapshotLogger,
+  SnapshotMetadata,
+  SnapshotOptions,
+  SnapshotSerializer,
+  SnapshotStore,
+  SnapshotterMetrics,
+} from './snapshots/types.ts';

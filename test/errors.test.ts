@@ -19,7 +19,11 @@ describe('error codes', () => {
   it('documents every ErrorCode in docs/errors.md under its constant name', () => {
     const rows = documentedCodes();
     for (const [constant, code] of Object.entries(ErrorCode)) {
-      assert.equal(rows.get(code), constant, `${code} (ErrorCode.${constant}) is missing from docs/errors.md`);
+      assert.equal(
+        rows.get(code),
+        constant,
+        `${code} (ErrorCode.${constant}) is missing from docs/errors.md`,
+      );
     }
   });
 

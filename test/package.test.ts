@@ -27,13 +27,22 @@ describe('the npm package', () => {
   });
 
   it('resolves `lockfree-eventstore` to a working store through the exports map', async () => {
-    const mod = (await import('lockfree-eventstore')) as typeof import('../src/index.ts');
-    for (const name of ['EventStore', 'EventStoreBuilder', 'EventStoreError', 'ErrorCode', 'partitionForKey']) {
+    const mod = (await import('lockfree-eventstore')) as unknown as typeof import('../src/index.ts');
+    for (const name of [
+      'EventStore',
+      'EventStoreBuilder',
+      'EventStoreError',
+      'ErrorCode',
+      'partitionForKey',
+    ]) {
       assert.ok(name in mod, `lockfree-eventstore does not export ${name}`);
     }
     const store = new mod.EventStore<{ v: number }>({ capacity: 4, partitions: 2 });
     store.tryAppend({ v: 2 });
     store.tryAppend({ v: 3 });
-    assert.equal(store.sum((e) => e.v), 5);
+    assert.equal(
+      store.sum((e) => e.v),
+      5,
+    );
   });
 });

@@ -13,6 +13,8 @@ import {
   ensureTime,
   invalidArg,
 } from '../errors.ts';
+import { type JournalHook, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.ts';
+import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.ts';
 import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.ts';
 import { resolveOptions } from './options.ts';
 import { Partition } from './partition.ts';
@@ -62,8 +64,11 @@ export class EventStore<T> implements Iterable<T> {
   readonly #tracking: boolean;
   /** Times are computed and stored per event (a selector is set and tracking is on). */
   readonly #timeTracked: boolean;
-  /** No time tracking, no window, no partition key: an append computes nothing before routing. */
-  readonly #untimedRoundRobin: boolean;
+  /**
+   * No time tracking, no window, no partition key, no journal: an append computes nothing before
+   * routing. Cleared when a journal is installed.
+   */
+  #untimedRoundRobin: boolean;
   readonly #windowValue: ((event: T) => number) | undefined;
   readonly #stats = new EventStoreStatistics();
   #roundRobin = 0;
@@ -76,6 +81,9 @@ export class EventStore<T> implements Iterable<T> {
   #batchPartitions = new Int32Array(0);
   /** A batch is using the buffers above; a nested batch (appended from a callback) gets its own. */
   #batchBusy = false;
+  /** Set by the snapshotter when the delta journal is on: every change is recorded. */
+  #journal: JournalHook<T> | undefined;
+  #snapshotter: Snapshotter<T> | undefined;
 
   constructor(options?: EventStoreOptions<T>) {
     const o = resolveOptions(options);
@@ -143,8 +151,14 @@ export class EventStore<T> implements Iterable<T> {
     const t = this.#timeTracked ? this.#timeOf(event) : 0;
     const v = this.#windowValue !== undefined ? this.#valueOf(event) : 0;
     const p = partition === undefined ? this.#route(event) : this.#checkPartition(partition);
-    const ok = this.#appendTo(this.#parts[p]!, event, t, v);
-    if (ok) this.#stats.recordAppends(1);
+    const journal = this.#journal;
+    const encoded = journal?.encode(event);
+    const part = this.#parts[p]!;
+    const ok = this.#appendTo(part, event, t, v);
+    if (ok) {
+      if (journal !== undefined) journal.appended(p, part.tail - 1, encoded!);
+      this.#stats.recordAppends(1);
+    }
     if (this.#hasPendingError) this.#throwPending();
     return ok;
   }
@@ -159,9 +173,16 @@ export class EventStore<T> implements Iterable<T> {
     const n = events.length;
     if (partition !== undefined) this.#checkPartition(partition);
     if (n === 0) return 0;
-    if (!this.#timeTracked && this.#windowValue === undefined && this.#partitionKey === undefined) {
+    const journal = this.#journal;
+    if (
+      !this.#timeTracked &&
+      this.#windowValue === undefined &&
+      this.#partitionKey === undefined &&
+      journal === undefined
+    ) {
       return this.#appendBatchUnkeyed(events, n, partition);
     }
+    const encoded: Uint8Array[] | undefined = journal === undefined ? undefined : new Array(n);
     const nested = this.#batchBusy;
     if (!nested && this.#batchTimes.length < n) {
       const size = 2 ** Math.ceil(Math.log2(n));
@@ -181,6 +202,7 @@ export class EventStore<T> implements Iterable<T> {
         times[i] = this.#timeTracked ? this.#timeOf(e) : 0;
         values[i] = this.#windowValue !== undefined ? this.#valueOf(e) : 0;
         parts[i] = partition === undefined ? this.#route(e) : partition;
+        if (encoded !== undefined) encoded[i] = journal!.encode(e);
       }
     } catch (err) {
       this.#roundRobin = roundRobin;
@@ -189,7 +211,8 @@ export class EventStore<T> implements Iterable<T> {
     }
     let appended = 0;
     for (let i = 0; i < n; i++) {
-      if (!this.#appendTo(this.#parts[parts[i]!]!, events[i] as T, times[i]!, values[i]!)) {
+      const part = this.#parts[parts[i]!]!;
+      if (!this.#appendTo(part, events[i] as T, times[i]!, values[i]!)) {
         // Rejected: the events after this one were never attempted, so round-robin resumes exactly as
         // after the same events appended one by one (the refused event used its turn; the rest use none).
         if (partition === undefined && this.#partitionKey === undefined) {
@@ -197,6 +220,7 @@ export class EventStore<T> implements Iterable<T> {
         }
         break;
       }
+      if (encoded !== undefined) journal!.appended(parts[i]!, part.tail - 1, encoded[i]!);
       appended++;
     }
     this.#batchBusy = nested;
@@ -331,8 +355,16 @@ export class EventStore<T> implements Iterable<T> {
 
   /** Removes every event. Versions and lifetime statistics continue; `onCapacityReached` re-arms. */
   clear(): void {
-    for (const part of this.#parts) part.clear();
+    const changed: number[] = [];
+    this.#parts.forEach((part, p) => {
+      if (part.size > 0) changed.push(p);
+      part.clear();
+    });
     this.#capacityReached = false;
+    this.#journal?.cleared(
+      this.#parts.map((part) => part.tail),
+      changed,
+    );
   }
 
   /** Alias of {@link clear}. */
@@ -353,9 +385,113 @@ export class EventStore<T> implements Iterable<T> {
     }
     const cutoff = ensureTime('olderThan', options.olderThan);
     const timeOf = (e: T): number => this.#timeOf(e);
+    if (!this.#timeTracked) {
+      // No time column: check every event's time first, so a bad one throws before anything is removed.
+      for (const part of this.#parts)
+        for (let pos = 0; pos < part.size; pos++) timeOf(part.items[part.slotAt(pos)] as T);
+    }
     let removed = 0;
-    for (const part of this.#parts) removed += part.purgeOlderThan(cutoff, timeOf);
+    const changed: number[] = [];
+    this.#parts.forEach((part, p) => {
+      const n = part.purgeOlderThan(cutoff, timeOf);
+      if (n > 0) changed.push(p);
+      removed += n;
+    });
+    this.#journal?.purged(
+      cutoff,
+      this.#parts.map((part) => part.tail),
+      changed,
+    );
     return removed;
+  }
+
+  /**
+   * Configures crash-safe snapshots (and optionally the delta journal) of this store. Call once;
+   * then `restoreFromSnapshots()` before the first append, and `start()` the returned snapshotter.
+   * See docs/snapshots.md.
+   */
+  configureSnapshots(
+    options: SnapshotOptions,
+    serializer: SnapshotSerializer<T>,
+    snapshotStore: SnapshotStore,
+  ): Snapshotter<T> {
+    if (this.#snapshotter !== undefined) {
+      throw new EventStoreError(ErrorCode.INVALID_STATE, 'snapshots are already configured for this store');
+    }
+    this.#snapshotter = new Snapshotter<T>(this.#snapshotTarget(), options, serializer, snapshotStore);
+    return this.#snapshotter;
+  }
+
+  /**
+   * Restores every partition from its newest valid snapshot, then replays the journal. Must run before
+   * the first append. Resolves with the number of partitions restored from a snapshot.
+   */
+  restoreFromSnapshots(): Promise<number> {
+    if (this.#snapshotter === undefined) {
+      return Promise.reject(
+        new EventStoreError(
+          ErrorCode.INVALID_STATE,
+          'configureSnapshots() must be called before restoreFromSnapshots()',
+        ),
+      );
+    }
+    return this.#snapshotter.restore();
+  }
+
+  /** The narrow view of this store that its snapshotter works through. */
+  #snapshotTarget(): SnapshotTarget<T> {
+    const parts = this.#parts;
+    const timeOf = (e: T): number => (this.#timeTracked ? this.#timeOf(e) : 0);
+    const windowValueOf = (e: T): number => (this.#windowValue !== undefined ? this.#valueOf(e) : 0);
+    const changedAt = (tails: readonly number[], apply: (part: Partition<T>) => boolean): number[] => {
+      const changed: number[] = [];
+      parts.forEach((part, p) => {
+        if (tails[p] === part.tail && apply(part)) changed.push(p);
+      });
+      return changed;
+    };
+    return {
+      partitions: parts.length,
+      version: (p) => parts[p]!.tail,
+      mutations: (p) => parts[p]!.tail + parts[p]!.resets,
+      totalAppended: () => this.#stats.totalAppended,
+      isPristine: () =>
+        this.#stats.totalAppended === 0 && parts.every((part) => part.tail === 0 && part.resets === 0),
+      capture: (p) => {
+        const part = parts[p]!;
+        const events = new Array<T>(part.size);
+        for (let pos = 0; pos < events.length; pos++) events[pos] = part.items[part.slotAt(pos)] as T;
+        return { version: part.tail, events };
+      },
+      restore: (p, events, version) => {
+        const part = parts[p]!;
+        const kept = events.length > part.capacity ? events.slice(events.length - part.capacity) : events;
+        part.resetTo(version - kept.length);
+        for (const e of kept) part.push(e, timeOf(e), windowValueOf(e));
+      },
+      replayAppend: (p, sequence, event) => {
+        const part = parts[p]!;
+        if (sequence < part.tail) return 'skipped';
+        if (sequence > part.tail) return 'gap';
+        const t = timeOf(event);
+        const v = windowValueOf(event);
+        if (part.size === part.capacity) part.evictOldest();
+        part.push(event, t, v);
+        return 'applied';
+      },
+      replayClear: (tails) =>
+        changedAt(tails, (part) => {
+          const had = part.size > 0;
+          part.clear();
+          return had;
+        }),
+      replayPurge: (olderThan, tails) =>
+        changedAt(tails, (part) => part.purgeOlderThan(olderThan, timeOf) > 0),
+      setJournalHook: (hook) => {
+        this.#journal = hook;
+        this.#untimedRoundRobin = false;
+      },
+    };
   }
 
   /**

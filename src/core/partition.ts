@@ -28,6 +28,8 @@ export class Partition<T> {
   disorderSeq = -1;
   /** Time of the newest held (or last appended) event; `-Infinity` when empty. */
   lastTs = Number.NEGATIVE_INFINITY;
+  /** Clears and purges that removed something: with `tail`, counts every change (for snapshots). */
+  resets = 0;
 
   constructor(capacity: number, trackTime: boolean, buckets: WindowBuckets | undefined) {
     this.capacity = capacity;
@@ -147,8 +149,18 @@ export class Partition<T> {
     return event;
   }
 
+  /** Empties the partition and sets its version, before a restore pushes the snapshot's events. */
+  resetTo(version: number): void {
+    this.clear();
+    this.head = version;
+    this.tail = version;
+    this.writeSlot = 0;
+    this.resets = 0;
+  }
+
   /** Drops every held event. The version (`tail`) is kept: versions never go back. */
   clear(): void {
+    if (this.tail !== this.head) this.resets++;
     for (let pos = 0, n = this.size; pos < n; pos++) this.items[this.slotAt(pos)] = undefined;
     this.head = this.tail;
     this.disorderSeq = -1;
@@ -224,6 +236,7 @@ export class Partition<T> {
       const drop = this.lowerBound(cutoff);
       for (let i = 0; i < drop; i++) this.evictOldest();
       if (this.size === 0) this.lastTs = Number.NEGATIVE_INFINITY;
+      if (drop > 0) this.resets++;
       return drop;
     }
     const keptItems: T[] = [];
@@ -240,6 +253,7 @@ export class Partition<T> {
     }
     const removed = n - keptItems.length;
     if (removed === 0) return 0;
+    this.resets++;
     for (let pos = 0; pos < n; pos++) this.items[this.slotAt(pos)] = undefined;
     this.head = this.tail - keptItems.length;
     this.buckets?.emptyPresent();

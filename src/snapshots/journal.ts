@@ -1,0 +1,457 @@
+// The delta journal: an append-only log of what changed since the last snapshot, replayed after the
+// snapshots on restore. Records are built synchronously on the append path (the event is encoded before
+// the store changes) and written by one asynchronous pump with group commit: everything buffered goes
+// out in one write (+ one fsync for 'always'), so concurrent `flush()` callers share a single fsync.
+//
+// Segment file: header  magic 'LFEJ' u32 | format u16 | codec-name length u16 | codec name | partitions u32
+//               records u32 body length | u32 crc32(body) | body
+//   body: 1 append  u8 | partition u32 | sequence f64 | event bytes
+//         2 clear   u8 | n u32 | tail f64 x n          (the partitions' versions when it happened)
+//         3 purge   u8 | olderThan f64 | n u32 | tail f64 x n
+// A torn or corrupt record ends the valid part of a segment: everything before it is replayed, the rest
+// is dropped and reported (a crash can only tear the last write).
+// After a write or fsync failure the segment is abandoned (fsync is never retried on the same file):
+// the records since the last successful sync are rewritten into a new segment on the next flush.
+
+import { crc32 } from 'node:zlib';
+import { ErrorCode, EventStoreError } from '../errors.ts';
+import type { JournalSegmentFile, JournalSyncPolicy, SnapshotStore } from './types.ts';
+
+export const JOURNAL_MAGIC = 0x4a45464c; // 'LFEJ' little-endian
+export const JOURNAL_FORMAT_VERSION = 1;
+const RECORD_APPEND = 1;
+const RECORD_CLEAR = 2;
+const RECORD_PURGE = 3;
+
+/** A decoded journal record. */
+export type JournalRecord =
+  | { type: 'append'; partition: number; sequence: number; event: Uint8Array }
+  | { type: 'clear'; tails: number[] }
+  | { type: 'purge'; olderThan: number; tails: number[] };
+
+/** The parsed content of one segment. */
+export interface ParsedSegment {
+  codecName: string;
+  partitions: number;
+  records: JournalRecord[];
+  /** Bytes after the last valid record (a torn tail), 0 when the segment is clean. */
+  droppedBytes: number;
+}
+
+function corrupt(message: string): EventStoreError {
+  return new EventStoreError(ErrorCode.SNAPSHOT_CORRUPT, `invalid journal segment: ${message}`);
+}
+
+export function encodeSegmentHeader(codecName: string, partitions: number): Buffer {
+  const name = Buffer.from(codecName, 'utf8');
+  const b = Buffer.allocUnsafe(8 + name.length + 4);
+  b.writeUInt32LE(JOURNAL_MAGIC, 0);
+  b.writeUInt16LE(JOURNAL_FORMAT_VERSION, 4);
+  b.writeUInt16LE(name.length, 6);
+  name.copy(b, 8);
+  b.writeUInt32LE(partitions, 8 + name.length);
+  return b;
+}
+
+function frame(body: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(8 + body.length);
+  b.writeUInt32LE(body.length, 0);
+  b.writeUInt32LE(crc32(body), 4);
+  body.copy(b, 8);
+  return b;
+}
+
+export function encodeAppendRecord(partition: number, sequence: number, event: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(8 + 13 + event.length);
+  b.writeUInt32LE(13 + event.length, 0);
+  b.writeUInt8(RECORD_APPEND, 8);
+  b.writeUInt32LE(partition, 9);
+  b.writeDoubleLE(sequence, 13);
+  b.set(event, 21);
+  b.writeUInt32LE(crc32(b.subarray(8)), 4);
+  return b;
+}
+
+function encodeTails(prefix: Buffer, tails: readonly number[]): Buffer {
+  const body = Buffer.allocUnsafe(prefix.length + 4 + 8 * tails.length);
+  prefix.copy(body, 0);
+  body.writeUInt32LE(tails.length, prefix.length);
+  for (let i = 0; i < tails.length; i++) body.writeDoubleLE(tails[i]!, prefix.length + 4 + 8 * i);
+  return frame(body);
+}
+
+export function encodeClearRecord(tails: readonly number[]): Buffer {
+  return encodeTails(Buffer.from([RECORD_CLEAR]), tails);
+}
+
+export function encodePurgeRecord(olderThan: number, tails: readonly number[]): Buffer {
+  const prefix = Buffer.allocUnsafe(9);
+  prefix.writeUInt8(RECORD_PURGE, 0);
+  prefix.writeDoubleLE(olderThan, 1);
+  return encodeTails(prefix, tails);
+}
+
+function readTails(body: Buffer, off: number): number[] | undefined {
+  if (off + 4 > body.length) return undefined;
+  const n = body.readUInt32LE(off);
+  if (off + 4 + 8 * n !== body.length) return undefined;
+  const tails: number[] = [];
+  for (let i = 0; i < n; i++) tails.push(body.readDoubleLE(off + 4 + 8 * i));
+  return tails;
+}
+
+function decodeBody(body: Buffer): JournalRecord | undefined {
+  if (body.length < 1) return undefined;
+  const type = body.readUInt8(0);
+  if (type === RECORD_APPEND) {
+    if (body.length < 13) return undefined;
+    const sequence = body.readDoubleLE(5);
+    if (!Number.isSafeInteger(sequence) || sequence < 0) return undefined;
+    return { type: 'append', partition: body.readUInt32LE(1), sequence, event: body.subarray(13) };
+  }
+  if (type === RECORD_CLEAR) {
+    const tails = readTails(body, 1);
+    return tails === undefined ? undefined : { type: 'clear', tails };
+  }
+  if (type === RECORD_PURGE) {
+    if (body.length < 9) return undefined;
+    const tails = readTails(body, 9);
+    return tails === undefined ? undefined : { type: 'purge', olderThan: body.readDoubleLE(1), tails };
+  }
+  return undefined;
+}
+
+/** Parses a segment. A bad header throws ES_ERR_SNAPSHOT_CORRUPT; a bad record ends the valid part. */
+export function parseSegment(bytes: Uint8Array): ParsedSegment {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < 12) throw corrupt(`segment is ${b.length} bytes, shorter than its header`);
+  if (b.readUInt32LE(0) !== JOURNAL_MAGIC) throw corrupt('bad magic');
+  const format = b.readUInt16LE(4);
+  if (format !== JOURNAL_FORMAT_VERSION) throw corrupt(`unsupported format version ${format}`);
+  const nameLength = b.readUInt16LE(6);
+  if (8 + nameLength + 4 > b.length) throw corrupt('header runs past the file');
+  const codecName = b.toString('utf8', 8, 8 + nameLength);
+  const partitions = b.readUInt32LE(8 + nameLength);
+  const records: JournalRecord[] = [];
+  let off = 8 + nameLength + 4;
+  while (off < b.length) {
+    if (off + 8 > b.length) break;
+    const len = b.readUInt32LE(off);
+    if (off + 8 + len > b.length) break;
+    const body = b.subarray(off + 8, off + 8 + len);
+    if (crc32(body) !== b.readUInt32LE(off + 4)) break;
+    const record = decodeBody(body);
+    if (record === undefined) break;
+    records.push(record);
+    off += 8 + len;
+  }
+  return { codecName, partitions, records, droppedBytes: b.length - off };
+}
+
+/** A framed record and the partitions it changes. */
+interface Entry {
+  framed: Buffer;
+  touched: number | readonly number[];
+}
+
+type Pending = Entry | { round: number };
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** What the journal knows about one segment file. */
+interface SegmentInfo {
+  /** Partitions changed by records in the file. */
+  touched: Set<number>;
+  /** Set once the file is closed: snapshots captured in this round or later cover its records. */
+  coveredByRound: number | undefined;
+}
+
+const MAX_RETRY_DELAY_MS = 1000;
+
+/** Journal writer. One per store; all methods run on the store's thread. */
+export class Journal {
+  readonly policy: JournalSyncPolicy;
+  readonly #store: SnapshotStore;
+  readonly #header: Buffer;
+  readonly #onFailure: (err: unknown) => void;
+  readonly #prepare: () => Promise<void>;
+  #prepared = false;
+  #pending: Pending[] = [];
+  /** Records written since the last successful fsync (rewritten into a new file after a failure). */
+  #unsynced: Entry[] = [];
+  #recorded = 0;
+  #written = 0;
+  #synced = 0;
+  #file: JournalSegmentFile | undefined;
+  #nextSegment: number;
+  #round = 0;
+  readonly #segments = new Map<number, SegmentInfo>();
+  #pumping = false;
+  #retryDelayMs = 0;
+  #waiters: Waiter[] = [];
+  #dirty = false;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(
+    store: SnapshotStore,
+    codecName: string,
+    partitions: number,
+    policy: JournalSyncPolicy,
+    firstSegment: number,
+    onFailure: (err: unknown) => void,
+    prepare: () => Promise<void>,
+  ) {
+    this.#store = store;
+    this.policy = policy;
+    this.#header = encodeSegmentHeader(codecName, partitions);
+    this.#nextSegment = firstSegment;
+    this.#onFailure = onFailure;
+    this.#prepare = prepare;
+    if (policy === 'everysec') {
+      this.#syncTimer = setInterval(() => void this.#syncIfDirty(), 1000);
+      this.#syncTimer.unref();
+    }
+  }
+
+  /** Current capture round (incremented by {@link rotate}). */
+  get round(): number {
+    return this.#round;
+  }
+
+  /** Registers a segment left by an earlier run: closed, covered once `touched` partitions are saved. */
+  adoptSegment(segment: number, touched: Iterable<number>): void {
+    this.#segments.set(segment, { touched: new Set(touched), coveredByRound: this.#round + 1 });
+    if (segment >= this.#nextSegment) this.#nextSegment = segment + 1;
+  }
+
+  /** Buffers a framed record that changes `touched` partitions. Written by the pump on the next turn. */
+  record(framed: Buffer, touched: number | readonly number[]): void {
+    this.#pending.push({ framed, touched });
+    this.#recorded++;
+    this.#schedule();
+  }
+
+  /**
+   * Starts a new capture round: records made from now on go to a new segment file. Snapshots captured
+   * right after this call (same synchronous step) cover every record made before it. Returns the round.
+   */
+  rotate(): number {
+    this.#round++;
+    this.#pending.push({ round: this.#round });
+    this.#schedule();
+    return this.#round;
+  }
+
+  /** Closed segments whose every touched partition has a saved snapshot from a covering round. */
+  coveredSegments(savedRound: (partition: number) => number): number[] {
+    const out: number[] = [];
+    for (const [segment, info] of this.#segments) {
+      const round = info.coveredByRound;
+      if (round === undefined) continue;
+      let covered = true;
+      for (const p of info.touched) {
+        if (savedRound(p) < round) {
+          covered = false;
+          break;
+        }
+      }
+      if (covered) out.push(segment);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Forgets a segment after its file was deleted. */
+  forget(segment: number): void {
+    this.#segments.delete(segment);
+  }
+
+  /**
+   * Resolves when every record made before the call is written ('everysec', 'no') or written and
+   * fsynced ('always'). Rejects with ES_ERR_JOURNAL_FAILED if that write or fsync fails.
+   */
+  flush(): Promise<void> {
+    const target = this.#recorded;
+    if (this.#done() >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ target, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Writes and fsyncs what is buffered, then closes the file. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.#syncTimer !== undefined) clearInterval(this.#syncTimer);
+    this.#closed = true;
+    const file = this.#file;
+    this.#file = undefined;
+    if (file !== undefined) {
+      await file.sync();
+      await file.close();
+      const info = this.#segments.get(file.segment);
+      if (info !== undefined) info.coveredByRound = this.#round + 1;
+    }
+  }
+
+  #done(): number {
+    return this.policy === 'always' ? this.#synced : this.#written;
+  }
+
+  #schedule(): void {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    if (this.#retryDelayMs > 0) setTimeout(() => void this.#pump(), this.#retryDelayMs);
+    else setImmediate(() => void this.#pump());
+  }
+
+  async #openFile(): Promise<JournalSegmentFile> {
+    if (!this.#prepared) {
+      await this.#prepare();
+      this.#prepared = true;
+    }
+    const segment = this.#nextSegment++;
+    this.#segments.set(segment, { touched: new Set(), coveredByRound: undefined });
+    const file = await this.#store.createJournalSegment(segment);
+    try {
+      await file.append(this.#header);
+    } catch (err) {
+      await file.close().catch(() => {});
+      this.#closeInfo(segment, this.#round + 1);
+      throw err;
+    }
+    return file;
+  }
+
+  #closeInfo(segment: number, round: number): void {
+    const info = this.#segments.get(segment);
+    if (info !== undefined && info.coveredByRound === undefined) info.coveredByRound = round;
+  }
+
+  async #pump(): Promise<void> {
+    let failed = false;
+    try {
+      while (this.#pending.length > 0 && !this.#closed && !failed) {
+        const head = this.#pending[0]!;
+        if ('round' in head) {
+          this.#pending.shift();
+          failed = !(await this.#closeCurrent(head.round));
+          continue;
+        }
+        let end = 0;
+        while (end < this.#pending.length && !('round' in this.#pending[end]!)) end++;
+        const batch = this.#pending.splice(0, end) as Entry[];
+        try {
+          this.#file ??= await this.#openFile();
+          const info = this.#segments.get(this.#file.segment)!;
+          for (const e of batch) {
+            if (typeof e.touched === 'number') info.touched.add(e.touched);
+            else for (const p of e.touched) info.touched.add(p);
+          }
+          await this.#file.append(Buffer.concat(batch.map((e) => e.framed)));
+          this.#unsynced.push(...batch);
+          this.#written += batch.length;
+          this.#dirty = true;
+          if (this.policy === 'always') await this.#sync();
+          else if (this.policy === 'no') this.#markSynced();
+          this.#retryDelayMs = 0;
+        } catch (err) {
+          await this.#abandon(err, batch);
+          failed = true;
+        }
+        this.#settle();
+      }
+    } finally {
+      this.#pumping = false;
+      this.#settle();
+      if (failed) this.#retryDelayMs = Math.min(MAX_RETRY_DELAY_MS, Math.max(10, this.#retryDelayMs * 2));
+      if (this.#pending.length > 0 && !this.#closed && (!failed || this.#waiters.length > 0))
+        this.#schedule();
+    }
+  }
+
+  /** Closes the current file for capture round `round`. Returns false if the final fsync failed. */
+  async #closeCurrent(round: number): Promise<boolean> {
+    const file = this.#file;
+    if (file === undefined) return true;
+    try {
+      if (this.policy !== 'no') await this.#sync();
+      this.#file = undefined;
+      await file.close();
+      this.#closeInfo(file.segment, round);
+      return true;
+    } catch (err) {
+      await this.#abandon(err, []);
+      return false;
+    }
+  }
+
+  async #sync(): Promise<void> {
+    if (this.#file === undefined) return;
+    await this.#file.sync();
+    this.#markSynced();
+  }
+
+  #markSynced(): void {
+    this.#synced = this.#written;
+    this.#unsynced = [];
+    this.#dirty = false;
+  }
+
+  async #syncIfDirty(): Promise<void> {
+    if (!this.#dirty || this.#pumping || this.#file === undefined) return;
+    this.#pumping = true;
+    try {
+      await this.#sync();
+    } catch (err) {
+      await this.#abandon(err, []);
+    } finally {
+      this.#pumping = false;
+      this.#settle();
+    }
+  }
+
+  /**
+   * A write or fsync failed: the file is dropped (never fsynced again), the records since the last
+   * successful fsync go back to the front of the queue for a new file, and waiting flushes fail.
+   */
+  async #abandon(err: unknown, batch: Entry[]): Promise<void> {
+    const file = this.#file;
+    this.#file = undefined;
+    if (file !== undefined) {
+      await file.close().catch(() => {});
+      this.#closeInfo(file.segment, this.#round + 1);
+    }
+    const redo = [...this.#unsynced, ...batch.filter((e) => !this.#unsynced.includes(e))];
+    this.#written = this.#synced;
+    this.#unsynced = [];
+    this.#dirty = false;
+    this.#pending.unshift(...redo);
+    const error = new EventStoreError(
+      ErrorCode.JOURNAL_FAILED,
+      `journal write failed: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(error);
+    this.#onFailure(err);
+  }
+
+  #settle(): void {
+    if (this.#waiters.length === 0) return;
+    const done = this.#done();
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (done >= w.target) w.resolve();
+      else still.push(w);
+    }
+    this.#waiters = still;
+  }
+}

@@ -1,0 +1,601 @@
+// The Snapshotter: decides when to snapshot, captures changed partitions, saves them with retries in
+// a bounded number of concurrent jobs, prunes, keeps the journal, and restores at boot.
+// Concurrency contract: it runs on the store's thread. A capture is one synchronous step (a copy of the
+// partition's event references and version), so it is an exact prefix of the partition's history up to
+// its version; serialization and I/O happen afterwards, asynchronously, so appends are never blocked by a
+// save (they share the thread only with the ~8 ms encode slices).
+
+import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ErrorCode, EventStoreError } from '../errors.ts';
+import { backoffDelayMs } from './backoff.ts';
+import { FileSystemSnapshotStore } from './file-system-snapshot-store.ts';
+import {
+  encodeAppendRecord,
+  encodeClearRecord,
+  encodePurgeRecord,
+  Journal,
+  type ParsedSegment,
+  parseSegment,
+} from './journal.ts';
+import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.ts';
+import { decodeSnapshotHeader, readSnapshotPayload } from './serializer.ts';
+import type {
+  PartitionSnapshotMetrics,
+  PartitionState,
+  SnapshotMetadata,
+  SnapshotOptions,
+  SnapshotSerializer,
+  SnapshotStore,
+  SnapshotterMetrics,
+} from './types.ts';
+
+/** What a store exposes to its snapshotter. Implemented by EventStore; not a public API. */
+export interface SnapshotTarget<T> {
+  readonly partitions: number;
+  version(partition: number): number;
+  /** Changes (appends, clears, purges) of a partition since creation or restore. */
+  mutations(partition: number): number;
+  totalAppended(): number;
+  /** Nothing appended, restored or replayed yet. */
+  isPristine(): boolean;
+  capture(partition: number): { version: number; events: T[] };
+  restore(partition: number, events: T[], version: number): void;
+  replayAppend(partition: number, sequence: number, event: T): 'applied' | 'skipped' | 'gap';
+  /** Applies a journaled clear/purge to the partitions at the recorded versions; returns those changed. */
+  replayClear(tails: readonly number[]): number[];
+  replayPurge(olderThan: number, tails: readonly number[]): number[];
+  setJournalHook(hook: JournalHook<T> | undefined): void;
+}
+
+/** Called by the store on every change when the journal is on. `encode` runs before the change. */
+export interface JournalHook<T> {
+  encode(event: T): Uint8Array;
+  appended(partition: number, sequence: number, encoded: Uint8Array): void;
+  /** `changed`: the partitions the clear/purge actually changed. */
+  cleared(tails: readonly number[], changed: readonly number[]): void;
+  purged(olderThan: number, tails: readonly number[], changed: readonly number[]): void;
+}
+
+interface Job<T> {
+  state: PartitionState<T>;
+  mutations: number;
+  round: number;
+}
+
+interface PartitionBook {
+  lastVersion: number;
+  lastSnapshotAt: Date | undefined;
+  successes: number;
+  failures: number;
+  lastSaveAttempts: number;
+  /** `mutations()` value captured by the last saved snapshot. */
+  savedMutations: number;
+  /** Capture round of the last saved snapshot (journal segments closed before it are covered). */
+  savedRound: number;
+  busy: boolean;
+}
+
+const TRIGGER_CHECK_MS = 250;
+
+/** Periodic, crash-safe snapshots (and the delta journal) of one store. */
+export class Snapshotter<T> {
+  readonly options: Readonly<ResolvedSnapshotOptions>;
+  readonly #target: SnapshotTarget<T>;
+  readonly #serializer: SnapshotSerializer<T>;
+  readonly #store: SnapshotStore;
+  readonly #books: PartitionBook[];
+  readonly #queue: Job<T>[] = [];
+  #running = 0;
+  #idleWaiters: (() => void)[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #lastRoundAt = Date.now();
+  #appendedAtLastRound = 0;
+  #round = 0;
+  #journal: Journal | undefined;
+  /** Segments of an earlier run with no live journal to track them: segment -> touched partitions. */
+  readonly #staleSegments = new Map<number, Set<number>>();
+  #restored = false;
+  #ready: Promise<void> | undefined;
+  /** Snapshot file names verified in this process (skips re-reading them when pruning). */
+  readonly #knownValid = new Set<string>();
+  #totalFailedJobs = 0;
+  #quarantined = 0;
+  #swept = 0;
+  #replayed = 0;
+  #segmentsDeleted = 0;
+  #journalFailures = 0;
+  #stopped = false;
+
+  constructor(
+    target: SnapshotTarget<T>,
+    options: SnapshotOptions,
+    serializer: SnapshotSerializer<T>,
+    store: SnapshotStore,
+  ) {
+    this.options = resolveSnapshotOptions(options);
+    if (this.options.enabled) {
+      if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
+        throw new EventStoreError(
+          ErrorCode.INVALID_ARG,
+          '`serializer` must implement serialize and deserialize',
+        );
+      }
+      if (typeof store?.save !== 'function' || typeof store.listSnapshots !== 'function') {
+        throw new EventStoreError(
+          ErrorCode.INVALID_ARG,
+          '`snapshotStore` must implement the SnapshotStore interface',
+        );
+      }
+    }
+    this.#target = target;
+    this.#serializer = serializer;
+    this.#store = store;
+    this.#books = Array.from({ length: target.partitions }, () => ({
+      lastVersion: -1,
+      lastSnapshotAt: undefined,
+      successes: 0,
+      failures: 0,
+      lastSaveAttempts: 0,
+      savedMutations: 0,
+      savedRound: 0,
+      busy: false,
+    }));
+    if (this.options.enabled && this.options.journal.enabled) this.#installJournal(1);
+  }
+
+  /** Starts the trigger timer (idempotent). */
+  start(): void {
+    if (!this.options.enabled || this.#timer !== undefined) return;
+    this.#stopped = false;
+    this.#lastRoundAt = Date.now();
+    this.#appendedAtLastRound = this.#target.totalAppended();
+    this.#timer = setInterval(
+      () => this.#checkTriggers(),
+      Math.min(TRIGGER_CHECK_MS, this.options.intervalMs || TRIGGER_CHECK_MS),
+    );
+    this.#timer.unref();
+  }
+
+  /**
+   * Stops the timer, waits for running saves, writes a final snapshot of every changed partition
+   * (`finalSnapshotOnShutdown`), and flushes and closes the journal.
+   */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (!this.options.enabled) return;
+    if (this.options.finalSnapshotOnShutdown) await this.snapshotNow();
+    else await this.#idle();
+    if (this.#journal !== undefined) await this.#journal.close();
+  }
+
+  /** Snapshots every changed partition now; resolves with the number saved when the jobs finish. */
+  async snapshotNow(): Promise<number> {
+    if (!this.options.enabled) return 0;
+    const before = this.#books.reduce((n, b) => n + b.successes, 0);
+    this.#runRound();
+    await this.#idle();
+    return this.#books.reduce((n, b) => n + b.successes, 0) - before;
+  }
+
+  /**
+   * Resolves when every append made before the call is in the journal (written, and fsynced with
+   * `syncPolicy: 'always'`): the moment an append is acknowledged. Rejects with ES_ERR_JOURNAL_FAILED.
+   */
+  flushJournal(): Promise<void> {
+    if (this.#journal === undefined) {
+      return Promise.reject(new EventStoreError(ErrorCode.INVALID_STATE, 'the journal is not enabled'));
+    }
+    return this.#journal.flush();
+  }
+
+  /** Per-partition and overall metrics. Cheap: no partition is copied. */
+  metrics(): SnapshotterMetrics {
+    const partitions: PartitionSnapshotMetrics[] = this.#books.map((b, partition) => ({
+      partition,
+      lastVersion: b.lastVersion,
+      lastSnapshotAt: b.lastSnapshotAt,
+      successes: b.successes,
+      failures: b.failures,
+      eventsSinceLastSnapshot: Math.max(0, this.#target.version(partition) - Math.max(0, b.lastVersion)),
+      lastSaveAttempts: b.lastSaveAttempts,
+    }));
+    return {
+      partitions,
+      totalFailedJobs: this.#totalFailedJobs,
+      quarantinedFiles: this.#quarantined,
+      sweptTemporaryFiles: this.#swept,
+      journalRecordsReplayed: this.#replayed,
+      journalSegmentsDeleted: this.#segmentsDeleted,
+      journalFailures: this.#journalFailures,
+    };
+  }
+
+  /**
+   * Restores the newest valid snapshot of every partition, then replays the journal. Returns the number of
+   * partitions restored from a snapshot. Must run before the first append.
+   */
+  async restore(): Promise<number> {
+    if (!this.#target.isPristine()) {
+      throw new EventStoreError(
+        ErrorCode.INVALID_STATE,
+        'restoreFromSnapshots() must run before the first append (it replaces the partitions)',
+      );
+    }
+    if (!this.options.enabled) return 0;
+    this.#restored = true;
+    this.#swept += await this.#store.sweepTemporaryFiles();
+    const P = this.#target.partitions;
+    const onDisk = await this.#store.listPartitions();
+    const extra = onDisk.filter((p) => p >= P);
+    if (extra.length > 0) {
+      throw new EventStoreError(
+        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+        `the snapshot directory has partition ${extra[0]} but the store has ${P} partitions; restore with the same partition count`,
+      );
+    }
+    let restored = 0;
+    for (const p of onDisk) {
+      if (await this.#restorePartition(p)) restored++;
+    }
+    await this.#replayJournal();
+    return restored;
+  }
+
+  async #restorePartition(p: number): Promise<boolean> {
+    const candidates = await this.#store.listSnapshots(p);
+    for (const meta of candidates) {
+      let state: PartitionState<T>;
+      try {
+        state = await this.#serializer.deserialize(await this.#store.load(meta));
+      } catch (err) {
+        if ((err as EventStoreError).code !== ErrorCode.SNAPSHOT_CORRUPT) throw err;
+        this.options.logger.warn(
+          { partition: p, file: FileSystemSnapshotStore.fileName(meta), error: (err as Error).message },
+          'snapshot is corrupt; quarantined, falling back to the previous one',
+        );
+        await this.#store.quarantine(meta);
+        this.#quarantined++;
+        continue;
+      }
+      if (
+        state.partition !== p ||
+        state.partitions !== this.#target.partitions ||
+        state.version !== meta.version
+      ) {
+        throw new EventStoreError(
+          ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+          `snapshot ${FileSystemSnapshotStore.fileName(meta)} was taken for partition ${state.partition} of ${state.partitions}, ` +
+            `version ${state.version}; this store has ${this.#target.partitions} partitions`,
+        );
+      }
+      this.#target.restore(p, state.events, state.version);
+      const book = this.#books[p]!;
+      book.lastVersion = state.version;
+      book.lastSnapshotAt = new Date(state.takenAtMs);
+      book.savedMutations = this.#target.mutations(p);
+      this.#knownValid.add(FileSystemSnapshotStore.fileName(meta));
+      return true;
+    }
+    if (candidates.length === 0) return false;
+    if (this.options.allowEmptyRestore) {
+      this.options.logger.error(
+        { partition: p },
+        'every snapshot of the partition is corrupt; starting it empty',
+      );
+      return false;
+    }
+    throw new EventStoreError(
+      ErrorCode.RESTORE_FAILED,
+      `every snapshot of partition ${p} is corrupt (${candidates.length} quarantined); set allowEmptyRestore to start it empty`,
+    );
+  }
+
+  async #replayJournal(): Promise<void> {
+    const segments = await this.#store.listJournalSegments();
+    const dirty = new Set<number>();
+    const broken = new Set<number>();
+    for (const segment of segments) {
+      let parsed: ParsedSegment;
+      try {
+        parsed = parseSegment(await this.#store.readJournalSegment(segment));
+      } catch (err) {
+        if ((err as EventStoreError).code !== ErrorCode.SNAPSHOT_CORRUPT) throw err;
+        this.options.logger.warn(
+          { segment, error: (err as Error).message },
+          'journal segment header is unreadable; skipped',
+        );
+        this.#adoptSegment(segment, []);
+        continue;
+      }
+      if (parsed.codecName !== this.#serializer.codec.name || parsed.partitions !== this.#target.partitions) {
+        throw new EventStoreError(
+          ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+          `journal segment ${segment} was written with codec '${parsed.codecName}' and ${parsed.partitions} partitions; ` +
+            `this store uses '${this.#serializer.codec.name}' and ${this.#target.partitions}`,
+        );
+      }
+      const touched = new Set<number>();
+      for (const r of parsed.records) {
+        if (r.type === 'append') {
+          if (r.partition >= this.#target.partitions || broken.has(r.partition)) continue;
+          let event: T;
+          try {
+            event = this.#serializer.codec.decode(r.event);
+          } catch (err) {
+            this.options.logger.error(
+              { segment, partition: r.partition, sequence: r.sequence, error: (err as Error).message },
+              'journal record does not decode; later records of the partition are not replayed',
+            );
+            broken.add(r.partition);
+            continue;
+          }
+          const outcome = this.#target.replayAppend(r.partition, r.sequence, event);
+          if (outcome === 'applied') {
+            touched.add(r.partition);
+            this.#replayed++;
+          } else if (outcome === 'gap') {
+            this.options.logger.error(
+              {
+                segment,
+                partition: r.partition,
+                sequence: r.sequence,
+                version: this.#target.version(r.partition),
+              },
+              'journal has a gap; later records of the partition are not replayed',
+            );
+            broken.add(r.partition);
+          }
+        } else {
+          const changed =
+            r.type === 'clear'
+              ? this.#target.replayClear(r.tails)
+              : this.#target.replayPurge(r.olderThan, r.tails);
+          for (const p of changed) touched.add(p);
+          if (changed.length > 0) this.#replayed++;
+        }
+      }
+      if (parsed.droppedBytes > 0) {
+        this.options.logger.warn(
+          { segment, droppedBytes: parsed.droppedBytes },
+          'journal segment ends with a torn record; dropped',
+        );
+      }
+      for (const p of touched) dirty.add(p);
+      this.#adoptSegment(segment, touched);
+    }
+    // Replayed partitions differ from their snapshot files: the next round must save them.
+    for (const p of dirty) this.#books[p]!.savedMutations = -1;
+    if (this.#journal === undefined && this.options.journal.enabled) this.#installJournal(1);
+  }
+
+  #adoptSegment(segment: number, touched: Iterable<number>): void {
+    if (this.#journal !== undefined) this.#journal.adoptSegment(segment, touched);
+    else this.#staleSegments.set(segment, new Set(touched));
+  }
+
+  #installJournal(firstSegment: number): void {
+    const journal = new Journal(
+      this.#store,
+      this.#serializer.codec.name,
+      this.#target.partitions,
+      this.options.journal.syncPolicy,
+      firstSegment,
+      (err) => {
+        this.#journalFailures++;
+        this.options.logger.error(
+          { error: (err as Error).message },
+          'journal write failed; retrying into a new segment',
+        );
+      },
+      () => this.#ensureReady(),
+    );
+    this.#journal = journal;
+    const codec = this.#serializer.codec;
+    this.#target.setJournalHook({
+      encode: (event) => codec.encode(event),
+      appended: (partition, sequence, encoded) =>
+        journal.record(encodeAppendRecord(partition, sequence, encoded), partition),
+      cleared: (tails, changed) => journal.record(encodeClearRecord(tails), changed),
+      purged: (olderThan, tails, changed) => journal.record(encodePurgeRecord(olderThan, tails), changed),
+    });
+  }
+
+  /**
+   * Before the first file is written: a store that was not restored must not write into a directory that
+   * holds an earlier run's data (its versions would restart at 0 and shadow or be shadowed by the old ones).
+   */
+  #ensureReady(): Promise<void> {
+    this.#ready ??= (async () => {
+      if (this.#restored) return;
+      const partitions = await this.#store.listPartitions();
+      const segments = await this.#store.listJournalSegments();
+      let snapshots = 0;
+      for (const p of partitions) snapshots += (await this.#store.listSnapshots(p)).length;
+      if (snapshots > 0 || segments.length > 0) {
+        throw new EventStoreError(
+          ErrorCode.INVALID_STATE,
+          'the snapshot directory holds data from an earlier run; call restoreFromSnapshots() before appending',
+        );
+      }
+    })();
+    return this.#ready;
+  }
+
+  #checkTriggers(): void {
+    const o = this.options;
+    const byTime = o.intervalMs > 0 && Date.now() - this.#lastRoundAt >= o.intervalMs;
+    const byCount =
+      o.minEventsBetweenSnapshots > 0 &&
+      this.#target.totalAppended() - this.#appendedAtLastRound >= o.minEventsBetweenSnapshots;
+    if (byTime || byCount) this.#runRound();
+  }
+
+  /** Captures every changed partition that has no job in flight, and queues the saves. */
+  #runRound(): void {
+    this.#lastRoundAt = Date.now();
+    this.#appendedAtLastRound = this.#target.totalAppended();
+    const changed: number[] = [];
+    for (let p = 0; p < this.#books.length; p++) {
+      const book = this.#books[p]!;
+      if (!book.busy && this.#target.mutations(p) !== book.savedMutations) changed.push(p);
+    }
+    if (changed.length === 0) return;
+    // Rotate first: records made before this line are covered by the captures below.
+    this.#round = this.#journal !== undefined ? this.#journal.rotate() : this.#round + 1;
+    const takenAtMs = Date.now();
+    for (const p of changed) {
+      const { version, events } = this.#target.capture(p);
+      this.#books[p]!.busy = true;
+      this.#queue.push({
+        state: { partition: p, partitions: this.#target.partitions, version, takenAtMs, events },
+        mutations: this.#target.mutations(p),
+        round: this.#round,
+      });
+    }
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (this.#running < this.options.maxConcurrentSnapshotJobs && this.#queue.length > 0) {
+      const job = this.#queue.shift()!;
+      this.#running++;
+      void this.#runJob(job).finally(() => {
+        this.#running--;
+        this.#books[job.state.partition]!.busy = false;
+        this.#drain();
+        if (this.#running === 0 && this.#queue.length === 0) {
+          const waiters = this.#idleWaiters;
+          this.#idleWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+    }
+  }
+
+  #idle(): Promise<void> {
+    if (this.#running === 0 && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #withSpan<R>(
+    name: string,
+    attributes: Record<string, number | string>,
+    fn: (span: Span | undefined) => Promise<R>,
+  ): Promise<R> {
+    if (!this.options.enableLocalTracing) return fn(undefined);
+    return trace.getTracer('lockfree-eventstore').startActiveSpan(name, { attributes }, async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  async #runJob(job: Job<T>): Promise<void> {
+    const { state } = job;
+    const p = state.partition;
+    const book = this.#books[p]!;
+    const meta: SnapshotMetadata = { partition: p, version: state.version, takenAtMs: state.takenAtMs };
+    await this.#withSpan('snapshot.save', { partition: p, version: state.version }, async (span) => {
+      let attempts = 0;
+      try {
+        await this.#ensureReady();
+        const bytes = await this.#serializer.serialize(state);
+        span?.setAttribute('bytes', bytes.length);
+        for (;;) {
+          attempts++;
+          try {
+            await this.#store.save(meta, bytes);
+            break;
+          } catch (err) {
+            const fatal = (err as EventStoreError).code === ErrorCode.SNAPSHOT_EXISTS;
+            if (fatal || attempts >= this.options.maxSaveAttempts) throw err;
+            const delay = backoffDelayMs(
+              attempts,
+              this.options.backoffBaseDelayMs,
+              this.options.backoffFactor,
+            );
+            this.options.logger.warn(
+              { partition: p, attempt: attempts, delayMs: Math.round(delay), error: (err as Error).message },
+              'snapshot save failed; retrying',
+            );
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
+        }
+      } catch (err) {
+        book.failures++;
+        book.lastSaveAttempts = attempts;
+        this.#totalFailedJobs++;
+        span?.setAttributes({ attempts, outcome: 'failure' });
+        this.options.logger.error(
+          { partition: p, version: state.version, attempts, error: (err as Error).message },
+          'snapshot save failed',
+        );
+        return;
+      }
+      book.successes++;
+      book.lastSaveAttempts = attempts;
+      book.lastVersion = state.version;
+      book.lastSnapshotAt = new Date(state.takenAtMs);
+      book.savedMutations = job.mutations;
+      book.savedRound = job.round;
+      this.#knownValid.add(FileSystemSnapshotStore.fileName(meta));
+      span?.setAttributes({ attempts, outcome: 'success' });
+    });
+    if (book.savedRound === job.round && book.lastVersion === state.version) {
+      await this.#prune(p).catch((err: Error) =>
+        this.options.logger.warn({ partition: p, error: err.message }, 'snapshot prune failed'),
+      );
+      if (this.options.compactBeforeSnapshot) {
+        await this.#deleteCoveredSegments().catch((err: Error) =>
+          this.options.logger.warn({ error: err.message }, 'journal segment delete failed'),
+        );
+      }
+    }
+  }
+
+  async #isValid(meta: SnapshotMetadata): Promise<boolean> {
+    const name = FileSystemSnapshotStore.fileName(meta);
+    if (this.#knownValid.has(name)) return true;
+    try {
+      const bytes = await this.#store.load(meta);
+      const header = decodeSnapshotHeader(bytes);
+      await readSnapshotPayload(bytes, header, Number.MAX_SAFE_INTEGER);
+      this.#knownValid.add(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #prune(p: number): Promise<void> {
+    await this.#withSpan('snapshot.prune', { partition: p }, async (span) => {
+      const { kept, deleted, quarantined } = await this.#store.prune(p, this.options.snapshotsToKeep, (m) =>
+        this.#isValid(m),
+      );
+      this.#quarantined += quarantined;
+      span?.setAttributes({ kept, deleted });
+    });
+  }
+
+  async #deleteCoveredSegments(): Promise<void> {
+    const savedRound = (p: number): number => this.#books[p]?.savedRound ?? 0;
+    const covered = this.#journal !== undefined ? this.#journal.coveredSegments(savedRound) : [];
+    for (const [segment, touched] of this.#staleSegments) {
+      if ([...touched].every((p) => savedRound(p) >= 1)) covered.push(segment);
+    }
+    for (const segment of covered) {
+      await this.#store.deleteJournalSegment(segment);
+      this.#journal?.forget(segment);
+      this.#staleSegments.delete(segment);
+      this.#segmentsDeleted++;
+    }
+  }
+}
