@@ -40,8 +40,21 @@ describe('WindowBuckets', () => {
     assert.equal(b.bucketOf(-1), -1);
     assert.equal(b.bucketOf(-200), -1);
     assert.equal(b.bucketOf(-201), -2);
-    assert.equal(b.slotOf(-1), 4, 'slots of negative numbers are in range');
-    assert.equal(b.slotOf(7), 2);
+  });
+
+  it('gives the present buckets distinct slots in range, for negative bucket numbers too', () => {
+    for (const head of [-9, -1, 0, 7, 1e12]) {
+      const b = new WindowBuckets(1000, 5);
+      b.add(head * 200 + 1, 1);
+      const slots = [];
+      for (let k = head - 4; k <= head; k++) {
+        assert.ok(b.isPresent(k), `bucket ${k} should be present under head ${head}`);
+        const s = b.slotOf(k);
+        assert.ok(Number.isInteger(s) && s >= 0 && s < 5, `slot ${s} of bucket ${k} is out of range`);
+        slots.push(s);
+      }
+      assert.equal(new Set(slots).size, 5, `head ${head}: slots ${slots.join(',')} collide`);
+    }
   });
 
   it('starts with no bucket present', () => {
