@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal.ts';
 import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
   decodeSnapshotHeader,
   FLAG_COLUMNAR,
   FLAG_GZIP,
@@ -27,7 +28,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   if (magic === SNAPSHOT_MAGIC) {
     try {
       const h = decodeSnapshotHeader(bytes);
-      const payload = await readSnapshotPayload(bytes, h, Number.MAX_SAFE_INTEGER);
+      const payload = await readSnapshotPayload(bytes, h, DEFAULT_MAX_PAYLOAD_BYTES);
       return {
         file,
         kind: 'snapshot',

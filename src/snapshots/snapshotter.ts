@@ -18,7 +18,7 @@ import {
   parseSegment,
 } from './journal.ts';
 import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.ts';
-import { decodeSnapshotHeader, readSnapshotPayload } from './serializer.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, decodeSnapshotHeader, readSnapshotPayload } from './serializer.ts';
 import type {
   PartitionSnapshotMetrics,
   PartitionState,
@@ -567,7 +567,7 @@ export class Snapshotter<T> {
     try {
       const bytes = await this.#store.load(meta);
       const header = decodeSnapshotHeader(bytes);
-      await readSnapshotPayload(bytes, header, Number.MAX_SAFE_INTEGER);
+      await readSnapshotPayload(bytes, header, DEFAULT_MAX_PAYLOAD_BYTES);
       this.#knownValid.add(name);
       return true;
     } catch {

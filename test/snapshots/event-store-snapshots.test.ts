@@ -337,6 +337,23 @@ describe('EventStore snapshots', () => {
     assert.ok((await readdir(join(root, '0'))).includes('junk_1_2.snap'), 'stray files are left alone');
   });
 
+  it('keeps valid compressed snapshots of an earlier run when pruning (they are read back, not quarantined)', async () => {
+    const root = await freshRoot();
+    const a = open(root, { snapshotsToKeep: 3 }, true);
+    for (let round = 0; round < 2; round++) {
+      a.es.tryAppend(reading(round), 0);
+      await a.snapshotter.snapshotNow();
+    }
+    const b = open(root, { snapshotsToKeep: 3 }, true);
+    await b.es.restoreFromSnapshots();
+    b.es.tryAppend(reading(7), 0);
+    await b.snapshotter.snapshotNow();
+    assert.equal(b.snapshotter.metrics().quarantinedFiles, 0);
+    const names = await readdir(join(root, '0'));
+    assert.equal(names.filter((n) => n.endsWith('.snap')).length, 3);
+    assert.equal(names.filter((n) => n.includes('.corrupt-')).length, 0);
+  });
+
   it('writes a final snapshot on stop', async () => {
     const root = await freshRoot();
     const a = open(root);
