@@ -5,7 +5,8 @@
 //   <root>/journal/<segment>.journal                               delta journal segments
 // A save writes a new temp file (looping over short writes), fsyncs it, checks its size and checksum,
 // links it to the final name (which fails rather than overwrite), removes the temp name, and fsyncs the
-// directory. A failed attempt never fsyncs the same file again: the next attempt writes a new temp file.
+// directory. A failed attempt never fsyncs the same file again: the next attempt writes a new temp file
+// (an attempt that fails after the link removes the final name again, so its retry does not collide).
 // One process owns a root at a time.
 
 import { randomBytes } from 'node:crypto';
@@ -120,6 +121,7 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     const final = this.#path(meta);
     const tmp = `${final}.${process.pid}.${++tempCounter}.${randomBytes(4).toString('hex')}.tmp`;
     let fh: FileHandle | undefined = await open(tmp, 'wx');
+    let linked = false;
     try {
       await writeAll(fh, data, 0);
       await fh.sync();
@@ -142,12 +144,18 @@ export class FileSystemSnapshotStore implements SnapshotStore {
         }
         throw err;
       }
-      await unlink(tmp);
+      linked = true;
+      // The snapshot is complete under its final name; a temp name that cannot be removed is only a
+      // second link to it, removed by the boot sweep.
+      await unlink(tmp).catch(() => {});
       if (this.fsyncDirectory) await fsyncDir(dir);
       return { bytes: data.length };
     } catch (err) {
       if (fh !== undefined) await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
+      // A step after the link failed (the directory fsync): take the final name back, so the retry
+      // publishes a new temp file under it instead of colliding with this attempt's file.
+      if (linked) await unlink(final).catch(() => {});
       throw err;
     }
   }

@@ -115,7 +115,9 @@ export async function readSnapshotPayload(
   if (crc32(stored) !== h.payloadCrc) throw corrupt('payload checksum mismatch');
   if ((h.flags & FLAG_GZIP) === 0) return stored;
   try {
-    return await gunzipAsync(stored, { maxOutputLength: Math.min(maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES) });
+    return await gunzipAsync(stored, {
+      maxOutputLength: Math.min(maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES),
+    });
   } catch (err) {
     throw corrupt(`payload does not decompress: ${(err as Error).message}`, err);
   }

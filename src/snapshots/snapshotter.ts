@@ -29,7 +29,7 @@ import type {
   SnapshotterMetrics,
 } from './types.ts';
 
-/** What a store exposes to its snapshotter. Implemented by EventStore; not a public API. */
+/** What a store exposes to its snapshotter. Implemented by EventStore and ColumnarEventStore; not a public API. */
 export interface SnapshotTarget<T> {
   readonly partitions: number;
   version(partition: number): number;
@@ -256,8 +256,20 @@ export class Snapshotter<T> {
           { partition: p, file: FileSystemSnapshotStore.fileName(meta), error: (err as Error).message },
           'snapshot is corrupt; quarantined, falling back to the previous one',
         );
-        await this.#store.quarantine(meta);
-        this.#quarantined++;
+        try {
+          await this.#store.quarantine(meta);
+          this.#quarantined++;
+        } catch (moveErr) {
+          // A file that cannot be moved aside (EIO, EROFS) is still skipped: the fallback goes on.
+          this.options.logger.error(
+            {
+              partition: p,
+              file: FileSystemSnapshotStore.fileName(meta),
+              error: (moveErr as Error).message,
+            },
+            'corrupt snapshot could not be quarantined; left in place and skipped',
+          );
+        }
         continue;
       }
       if (
@@ -447,11 +459,14 @@ export class Snapshotter<T> {
     this.#round = this.#journal !== undefined ? this.#journal.rotate() : this.#round + 1;
     const takenAtMs = Date.now();
     for (const p of changed) {
+      // Read before the capture: a change another thread makes during the capture then leaves the
+      // partition marked changed (saved again next round) instead of being recorded as saved.
+      const mutations = this.#target.mutations(p);
       const { version, events } = this.#target.capture(p);
       this.#books[p]!.busy = true;
       this.#queue.push({
         state: { partition: p, partitions: this.#target.partitions, version, takenAtMs, events },
-        mutations: this.#target.mutations(p),
+        mutations,
         round: this.#round,
       });
     }
