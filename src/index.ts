@@ -9,6 +9,7 @@ export type {
 } from './columnar/columnar-event-store.ts';
 export { ColumnarEventStore, ColumnarStatistics } from './columnar/columnar-event-store.ts';
 export type {
+  ColumnArray,
   ColumnarRow,
   ColumnSchema,
   ColumnType,
@@ -40,6 +41,12 @@ export type { ErrorCodeValue } from './errors.ts';
 export { ErrorCode, EventStoreError } from './errors.ts';
 export { backoffDelayMs, MAX_BACKOFF_DELAY_MS } from './snapshots/backoff.ts';
 export { JsonEventCodec, V8EventCodec } from './snapshots/codecs.ts';
+export type {
+  ColumnarImageColumn,
+  ColumnarPartitionImage,
+  ColumnarSnapshotSerializerOptions,
+} from './snapshots/columnar-serializer.ts';
+export { ColumnarSnapshotSerializer } from './snapshots/columnar-serializer.ts';
 export type { FileSystemSnapshotStoreOptions } from './snapshots/file-system-snapshot-store.ts';
 export { FileSystemSnapshotStore } from './snapshots/file-system-snapshot-store.ts';
 export type { BinarySnapshotSerializerOptions } from './snapshots/serializer.ts';

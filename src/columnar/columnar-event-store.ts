@@ -17,6 +17,10 @@ import {
   ensureTime,
   invalidArg,
 } from '../errors.ts';
+import type { ColumnarPartitionImage } from '../snapshots/columnar-serializer.ts';
+import { resolveSnapshotOptions } from '../snapshots/options.ts';
+import { type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.ts';
+import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.ts';
 import {
   type ColumnArray,
   type ColumnarRow,
@@ -43,6 +47,7 @@ import {
   LINE_BYTES,
   LINE_WORDS,
   layoutRows,
+  NO_FLOOR,
   READABLE_MASK,
   STAMP_EMPTY,
   STATE_INTERIOR,
@@ -119,7 +124,10 @@ export class ColumnarStatistics {
     this.#keys = keys;
   }
 
-  /** Rows published since creation, by every thread (including rows later overwritten or cleared). */
+  /**
+   * Rows published since creation, by every thread (including rows later overwritten or cleared).
+   * After `restoreFromSnapshots()` it starts from the restored partitions' versions.
+   */
   get totalAppended(): number {
     let n = 0;
     for (const s of this.#seqs) n += s.appended;
@@ -209,6 +217,16 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   #stage: ColumnArray[];
   #stageParts = new Int32Array(0);
   #stageIndex = new Int32Array(0);
+  // Snapshots (thread-local to the thread that configured them).
+  #snapshotter: Snapshotter<ColumnarPartitionImage> | undefined;
+  /** Per partition: the last unwrapped cursor position handed out, and the raw cursor it came from. */
+  #lastPosition = new Float64Array(0);
+  #lastRaw = new Int32Array(0);
+  /** Per partition: the clear() floor last seen, and how many times it was seen to change. */
+  #lastFloor = new Int32Array(0);
+  #floorChanges = new Float64Array(0);
+  /** Key id -> index into a capture's key list (-1: not used yet); reset after each capture. */
+  #keyIndex = new Int32Array(0);
 
   private constructor(handle: ColumnarStoreHandle<S>, resolved: ResolvedColumnarOptions) {
     this.#handle = handle;
@@ -828,15 +846,307 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     for (const seq of this.#seqs) seq.clear();
   }
 
+  // ----- snapshots -------------------------------------------------------------------------------
+
+  /**
+   * Configures crash-safe snapshots of this store: each changed partition's columns written as raw
+   * bytes (use {@link ColumnarSnapshotSerializer}). Call once, on one thread (the one that runs the
+   * snapshotter); then `restoreFromSnapshots()` before any thread appends, and `start()` the returned
+   * snapshotter. Appends from every thread are captured. The delta journal is not available for this
+   * store (`journal.enabled` throws ES_ERR_INVALID_ARG). See docs/snapshots.md.
+   */
+  configureSnapshots(
+    options: SnapshotOptions,
+    serializer: SnapshotSerializer<ColumnarPartitionImage>,
+    snapshotStore: SnapshotStore,
+  ): Snapshotter<ColumnarPartitionImage> {
+    if (this.#snapshotter !== undefined) {
+      throw new EventStoreError(ErrorCode.INVALID_STATE, 'snapshots are already configured for this store');
+    }
+    if (resolveSnapshotOptions(options).journal.enabled) {
+      throw invalidArg(
+        'the delta journal is not available for ColumnarEventStore (appends come from many threads); ' +
+          'remove `journal` from the snapshot options or set `journal.enabled: false`',
+      );
+    }
+    const P = this.#seqs.length;
+    this.#lastPosition = new Float64Array(P);
+    this.#lastRaw = new Int32Array(P);
+    this.#lastFloor = new Int32Array(P);
+    this.#floorChanges = new Float64Array(P);
+    for (let p = 0; p < P; p++) this.#lastFloor[p] = this.#seqs[p]!.floor;
+    this.#snapshotter = new Snapshotter(this.#snapshotTarget(), options, serializer, snapshotStore);
+    return this.#snapshotter;
+  }
+
+  /**
+   * Restores every partition from its newest valid snapshot: writes the rows back and sets the
+   * partition's cursor, so versions continue where the snapshot left off. Run it on the thread that
+   * configured snapshots, before any thread appends (before handing `handle` to workers, or while
+   * the attached ones are idle). Resolves with the number of partitions restored.
+   */
+  restoreFromSnapshots(): Promise<number> {
+    if (this.#snapshotter === undefined) {
+      return Promise.reject(
+        new EventStoreError(
+          ErrorCode.INVALID_STATE,
+          'configureSnapshots() must be called before restoreFromSnapshots()',
+        ),
+      );
+    }
+    return this.#snapshotter.restore();
+  }
+
+  /**
+   * The unwrapped position of raw cursor `raw` of partition `p` (see Sequencer.unwrap), never below
+   * the last one handed out: a published count read with a carry in flight (2^32 low) is replaced by
+   * a step forward from the last position.
+   */
+  #position(p: number, raw: number): number {
+    const seq = this.#seqs[p]!;
+    let pos = seq.unwrap(raw);
+    const last = this.#lastPosition[p]!;
+    if (pos < last) pos = last + seq.wrap(raw - this.#lastRaw[p]!);
+    this.#lastPosition[p] = pos;
+    this.#lastRaw[p] = raw;
+    return pos;
+  }
+
+  /**
+   * A consistent copy of partition `p`'s published rows, through the validated read path of queries:
+   * every row is one that was published before the cursor load, none torn. The rows are the
+   * contiguous run of sequences that ends at that cursor (a run broken by an overwrite during the read
+   * restarts after it). `version` is the cursor's unwrapped position.
+   */
+  #capture(p: number): { version: number; image: ColumnarPartitionImage } {
+    const seq = this.#seqs[p]!;
+    const cols = this.#cols[p]!;
+    const specs = this.#specs;
+    const cap = seq.capacity;
+    const stamps = seq.stamps;
+    let out: ColumnArray[] = [];
+    let length = 0;
+    let version = 0;
+    this.#scan(
+      seq,
+      (a, n) => {
+        let m = 0;
+        let slot = a % cap;
+        if (seq.allPublished) {
+          // Every row of the range is published: copy whole slot ranges (two when the chunk wraps).
+          for (let left = n; left > 0; ) {
+            const len = Math.min(left, cap - slot);
+            for (let c = 0; c < cols.length; c++) {
+              out[c]!.set(cols[c]!.subarray(slot, slot + len), length + m);
+            }
+            m += len;
+            left -= len;
+            slot = 0;
+          }
+          return m;
+        }
+        let z = a;
+        for (let j = 0; j < n; j++) {
+          if ((stamps[slot]! & READABLE_MASK) === z) {
+            for (let c = 0; c < cols.length; c++) out[c]![length + m] = cols[c]![slot]!;
+            m++;
+          }
+          if (++slot === cap) slot = 0;
+          if (++z === seq.modulus) z = 0;
+        }
+        return m;
+      },
+      (m) => {
+        length += m;
+      },
+      {
+        begin: (cursor, lo) => {
+          version = this.#position(p, cursor);
+          const rows = seq.delta(cursor, lo);
+          out = specs.map((s) => scratchArray(s.type, rows));
+        },
+        restart: () => {
+          length = 0;
+        },
+      },
+    );
+    // Key columns: store ids -> indexes into the capture's own key list.
+    const keys: string[] = [];
+    const used: number[] = [];
+    const size = this.#keys.size;
+    if (this.#keyIndex.length < size) this.#keyIndex = new Int32Array(size).fill(-1);
+    let index = this.#keyIndex;
+    for (const s of specs) {
+      if (s.type !== 'key') continue;
+      const col = out[s.index]!;
+      for (let i = 0; i < length; i++) {
+        const id = col[i]!;
+        if (id >= index.length) {
+          const bigger = new Int32Array(Math.max(id + 1, index.length * 2)).fill(-1);
+          bigger.set(index);
+          this.#keyIndex = index = bigger;
+        }
+        let k = index[id]!;
+        if (k < 0) {
+          const key = this.#keys.keyOf(id);
+          if (key === undefined) {
+            throw new EventStoreError(
+              ErrorCode.INVALID_STATE,
+              `row of partition ${p} names unknown key id ${id}`,
+            );
+          }
+          k = keys.length;
+          keys.push(key);
+          used.push(id);
+          index[id] = k;
+        }
+        col[i] = k;
+      }
+    }
+    for (const id of used) index[id] = -1;
+    return {
+      version,
+      image: {
+        columns: specs.map((s) => ({ name: s.name, type: s.type })),
+        length,
+        data: out.map((col) => col.subarray(0, length)),
+        keys,
+      },
+    };
+  }
+
+  /** Writes a restored image into partition `p` (see restoreFromSnapshots for when that is safe). */
+  #restoreImage(p: number, image: ColumnarPartitionImage, version: number): void {
+    const specs = this.#specs;
+    const same =
+      image.columns.length === specs.length &&
+      image.columns.every((c, i) => c.name === specs[i]!.name && c.type === specs[i]!.type);
+    if (!same) {
+      const list = (cs: readonly { name: string; type: string }[]): string =>
+        cs.map((c) => `${c.name} ${c.type}`).join(', ');
+      throw new EventStoreError(
+        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+        `snapshot of partition ${p} has columns (${list(image.columns)}); this store has (${list(specs)})`,
+      );
+    }
+    if (!Number.isSafeInteger(version) || version < image.length) {
+      throw invalidArg(`version ${version} is below the ${image.length} rows of the snapshot`);
+    }
+    specs.forEach((s, c) => {
+      const col = image.data[c];
+      if (col === undefined || col.length !== image.length) {
+        throw invalidArg(`column \`${s.name}\` of the snapshot does not hold ${image.length} rows`);
+      }
+      if (s.type !== 'key') return;
+      for (let i = 0; i < col.length; i++) {
+        if (col[i]! >= image.keys.length) {
+          throw invalidArg(`row ${i} of \`${s.name}\` names key ${col[i]} of ${image.keys.length}`);
+        }
+      }
+    });
+    const seq = this.#seqs[p]!;
+    const cols = this.#cols[p]!;
+    const cap = seq.capacity;
+    // A smaller ring keeps the newest rows.
+    const keep = Math.min(image.length, cap);
+    const skip = image.length - keep;
+    const start = version - keep;
+    const slot0 = start % cap;
+    const first = Math.min(keep, cap - slot0);
+    const ids = new Uint32Array(image.keys.length);
+    image.keys.forEach((key, k) => {
+      ids[k] = this.#keys.intern(key);
+    });
+    for (const s of specs) {
+      const src = image.data[s.index]!;
+      const dst = cols[s.index]!;
+      if (s.type === 'key') {
+        let slot = slot0;
+        for (let i = skip; i < image.length; i++) {
+          dst[slot] = ids[src[i]!]!;
+          if (++slot === cap) slot = 0;
+        }
+      } else {
+        dst.set(src.subarray(skip, skip + first), slot0);
+        if (first < keep) dst.set(src.subarray(skip + first, image.length), 0);
+      }
+    }
+    // One published batch per row (plain stores, published by restoreState's final store).
+    const stamps = seq.stamps;
+    let slot = slot0;
+    let z = start % seq.modulus;
+    for (let i = 0; i < keep; i++) {
+      stamps[slot] = z;
+      if (++slot === cap) slot = 0;
+      if (++z === seq.modulus) z = 0;
+    }
+    seq.restoreState(version, keep);
+    this.#lastPosition[p] = version;
+    this.#lastRaw[p] = version % seq.modulus;
+  }
+
+  /** The narrow view of this store that its snapshotter works through. */
+  #snapshotTarget(): SnapshotTarget<ColumnarPartitionImage> {
+    const seqs = this.#seqs;
+    const noJournal = (): never => {
+      throw new EventStoreError(ErrorCode.INVALID_STATE, 'ColumnarEventStore has no delta journal');
+    };
+    return {
+      partitions: seqs.length,
+      version: (p) => this.#position(p, seqs[p]!.cursor),
+      // Changes with every row the cursor passes (from any thread) and every clear() seen: the floor
+      // is read before the cursor, and both only move forward, so the sum never repeats a value.
+      mutations: (p) => {
+        const floor = seqs[p]!.floor;
+        const pos = this.#position(p, seqs[p]!.cursor);
+        if (floor !== this.#lastFloor[p]) {
+          this.#lastFloor[p] = floor;
+          // A clear before the first row hides nothing.
+          if (pos > 0) this.#floorChanges[p]! += 1;
+        }
+        return pos + this.#floorChanges[p]!;
+      },
+      totalAppended: () => this.#stats.totalAppended,
+      isPristine: () =>
+        seqs.every(
+          (s) => s.claimHead === 0 && s.appended === 0 && s.abortedSlots === 0 && s.floor === NO_FLOOR,
+        ),
+      capture: (p) => {
+        const { version, image } = this.#capture(p);
+        return { version, events: [image] };
+      },
+      restore: (p, events, version) => {
+        if (events.length !== 1) {
+          throw invalidArg(`a columnar snapshot holds exactly one image, received ${events.length}`);
+        }
+        this.#restoreImage(p, events[0]!, version);
+      },
+      replayAppend: noJournal,
+      replayClear: noJournal,
+      replayPurge: noJournal,
+      setJournalHook: (hook) => {
+        if (hook !== undefined) noJournal();
+      },
+    };
+  }
+
   /**
    * Walks the readable range of one partition in chunks, oldest first: `read(a, n)` reads the rows
    * of sequences [a, a+n) into thread-local scratch and returns a result; after it, the chunk is
    * validated against CLAIM, and `commit(result)` runs only when no row of the chunk can have been
    * overwritten meanwhile. A chunk that was partly overwritten is re-read from its oldest intact row.
+   * `range` (snapshot captures) learns the range read, and is told when rows were dropped so that
+   * what it committed so far no longer joins up with what follows.
    */
-  #scan(seq: Sequencer, read: (a: number, n: number) => number, commit: (result: number) => void): void {
+  #scan(
+    seq: Sequencer,
+    read: (a: number, n: number) => number,
+    commit: (result: number) => void,
+    range?: { begin(cursor: number, lo: number): void; restart(): void },
+  ): void {
     const c = seq.readRange();
     let a = seq.lo;
+    range?.begin(c, a);
     const hooks = this.#hooks;
     while (seq.delta(c, a) > 0) {
       const b = seq.delta(c, a) > CHUNK ? seq.wrap(a + CHUNK) : c;
@@ -849,6 +1159,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
           break;
         }
         a = intact;
+        range?.restart();
         if (seq.delta(b, a) <= 0) break; // the whole chunk was overwritten while being read
       }
       if (seq.delta(b, a) > 0) a = b;

@@ -356,6 +356,45 @@ export class Sequencer {
     return hi * 2 ** 32 + lo;
   }
 
+  /** The clear() floor now, or NO_FLOOR. */
+  get floor(): number {
+    // Acquire-load the floor.
+    return Atomics.load(this.#ctl, this.#floorAt);
+  }
+
+  /**
+   * The unwrapped position of `raw`, a cursor value read earlier: sequences passed by the cursor
+   * (rows published plus slots aborted) as a number that keeps growing past the modulus. The 64-bit
+   * published count plus the aborted count locates the lap: it differs from the true position only by
+   * the rows in flight (at most a ring plus the open claims, far less than M/2), and `raw` gives the
+   * exact position within the lap. A carry of the published count in flight between its two words
+   * reads 2^32 low; callers that need monotonic positions check for it.
+   */
+  unwrap(raw: number): number {
+    const estimate = this.appended + this.abortedSlots;
+    return estimate + this.delta(raw, estimate % this.modulus);
+  }
+
+  /**
+   * Sets the counters of a partition that restore wrote `rows` rows into, ending at unwrapped
+   * position `position`: cursor and claim head at the position, the published count equal to it, and
+   * a floor at the first restored row when fewer rows than the ring holds were restored (so a query
+   * never skips the stamp check of a slot that holds no row). Only while no other thread uses the
+   * partition; the final store of CLAIM publishes the rows and stamps written before it.
+   */
+  restoreState(position: number, rows: number): void {
+    const ctl = this.#ctl;
+    const raw = position % this.modulus;
+    // Every field by Atomics.store, the claim head last.
+    Atomics.store(ctl, this.#appendedHiAt, Math.floor(position / 2 ** 32) | 0);
+    Atomics.store(ctl, this.#appendedLoAt, (position % 2 ** 32) | 0);
+    Atomics.store(ctl, this.#abortedAt, 0);
+    Atomics.store(ctl, this.#floorAt, rows < this.capacity ? this.wrap(raw - rows) : NO_FLOOR);
+    Atomics.store(ctl, this.#cursorAt, raw);
+    // Release everything above to the next thread that loads the claim head.
+    Atomics.store(ctl, this.#claimAt, raw);
+  }
+
   /** The cursor now (for tests and statistics). */
   get cursor(): number {
     // Acquire-load the cursor.

@@ -199,7 +199,12 @@ export class BinarySnapshotSerializer<T> implements SnapshotSerializer<T> {
 
   async deserialize(file: Uint8Array): Promise<PartitionState<T>> {
     const h = decodeSnapshotHeader(file);
-    if ((h.flags & FLAG_COLUMNAR) !== 0) throw corrupt('this is a columnar snapshot, not an event snapshot');
+    if ((h.flags & FLAG_COLUMNAR) !== 0) {
+      throw new EventStoreError(
+        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+        'this is a ColumnarEventStore snapshot; an EventStore cannot restore it',
+      );
+    }
     if (h.schemaVersion !== this.schemaVersion) {
       throw new EventStoreError(
         ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
