@@ -353,7 +353,9 @@ export class Journal {
             else for (const p of e.touched) info.touched.add(p);
           }
           await this.#file.append(Buffer.concat(batch.map((e) => e.framed)));
-          this.#unsynced.push(...batch);
+          // A loop, not push(...batch): a batch can hold hundreds of thousands of records (a bulk
+          // load between two pump turns), more than a call's argument list takes.
+          for (const e of batch) this.#unsynced.push(e);
           this.#written += batch.length;
           this.#dirty = true;
           if (this.policy === 'always') await this.#sync();
@@ -426,11 +428,12 @@ export class Journal {
       await file.close().catch(() => {});
       this.#closeInfo(file.segment, this.#round + 1);
     }
-    const redo = [...this.#unsynced, ...batch.filter((e) => !this.#unsynced.includes(e))];
+    const unsynced = new Set(this.#unsynced);
+    const redo = [...this.#unsynced, ...batch.filter((e) => !unsynced.has(e))];
     this.#written = this.#synced;
     this.#unsynced = [];
     this.#dirty = false;
-    this.#pending.unshift(...redo);
+    this.#pending = (redo as Pending[]).concat(this.#pending);
     const error = new EventStoreError(
       ErrorCode.JOURNAL_FAILED,
       `journal write failed: ${(err as Error).message}`,

@@ -94,6 +94,8 @@ export class Snapshotter<T> {
   #journal: Journal | undefined;
   /** Segments of an earlier run with no live journal to track them: segment -> touched partitions. */
   readonly #staleSegments = new Map<number, Set<number>>();
+  /** Journal segments whose deletion is in flight. */
+  readonly #deletingSegments = new Set<number>();
   #restored = false;
   #ready: Promise<void> | undefined;
   /** Snapshot file names verified in this process (skips re-reading them when pruning). */
@@ -607,7 +609,14 @@ export class Snapshotter<T> {
       if ([...touched].every((p) => savedRound(p) >= 1)) covered.push(segment);
     }
     for (const segment of covered) {
-      await this.#store.deleteJournalSegment(segment);
+      // Two jobs finishing together can both find a segment covered: the first one deletes it.
+      if (this.#deletingSegments.has(segment)) continue;
+      this.#deletingSegments.add(segment);
+      try {
+        await this.#store.deleteJournalSegment(segment);
+      } finally {
+        this.#deletingSegments.delete(segment);
+      }
       this.#journal?.forget(segment);
       this.#staleSegments.delete(segment);
       this.#segmentsDeleted++;

@@ -411,6 +411,17 @@ describe('EventStore delta journal', () => {
     assert.deepEqual(observe(b.es), observe(a.es));
   });
 
+  it('journals a bulk load of 200,000 appends made between two journal writes', async () => {
+    const root = await freshRoot();
+    const a = open(root, { journal: { enabled: true, syncPolicy: 'everysec' } });
+    for (let i = 0; i < 200_000; i++) a.es.tryAppend(reading(i));
+    await a.snapshotter.flushJournal();
+    assert.equal(a.snapshotter.metrics().journalFailures, 0);
+    const b = open(root, { journal: { enabled: true } });
+    await b.es.restoreFromSnapshots();
+    assert.deepEqual(observe(b.es), observe(a.es));
+  });
+
   it('drops a torn last record and keeps everything before it', async () => {
     const root = await freshRoot();
     const a = open(root, { journal: { enabled: true, syncPolicy: 'always' } });
