@@ -12,8 +12,9 @@ export function formatRate(n: number): string {
   return n.toPrecision(3);
 }
 
-/** Nanoseconds with a fitting unit: "8.41 ns", "12.3 µs", "4.56 ms". */
+/** Nanoseconds with a fitting unit: "8.41 ns", "12.3 µs", "4.56 ms", "1.87 s". */
 export function formatNs(ns: number): string {
+  if (ns >= 1e9) return `${(ns / 1e9).toPrecision(3)} s`;
   if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`;
   if (ns >= 1e3) return `${(ns / 1e3).toPrecision(3)} µs`;
   return `${ns.toPrecision(3)} ns`;
@@ -28,15 +29,22 @@ function plural(unit: string): string {
   return unit.endsWith('y') ? `${unit.slice(0, -1)}ies` : `${unit}s`;
 }
 
-/** The table of one section, as markdown lines. */
+/**
+ * The table of one section, as markdown lines. The ratio column compares throughput (higher is
+ * faster), or time when the section has a `statistic` such as "p99" (lower is faster).
+ */
 export function sectionTable(section: Section): string {
   const base = section.rows.find((r) => r.name === section.baseline);
+  const byTime = section.statistic !== undefined;
   const lines = [
-    `| task | ${plural(section.unit)}/s | per ${section.unit} (median) | ±rme | vs ${section.baseline} |`,
+    `| task | ${plural(section.unit)}/s | per ${section.unit} (${section.statistic ?? 'median'}) | ±rme | ${byTime ? 'time ' : ''}vs ${section.baseline} |`,
     '|---|--:|--:|--:|--:|',
   ];
   for (const r of section.rows) {
-    const ratio = base === undefined ? '' : formatRatio(r.opsPerSec / base.opsPerSec);
+    const ratio =
+      base === undefined
+        ? ''
+        : formatRatio(byTime ? r.medianNs / base.medianNs : r.opsPerSec / base.opsPerSec);
     lines.push(
       `| ${r.name} | ${formatRate(r.opsPerSec)} | ${formatNs(r.medianNs)} | ${r.rmePct.toFixed(1)} % | ${ratio} |`,
     );
@@ -48,7 +56,9 @@ export function sectionTable(section: Section): string {
 export function targetsTable(targets: readonly Target[]): string {
   const lines = ['| target | measured | result |', '|---|--:|---|'];
   for (const t of targets) {
-    lines.push(`| ${t.label} | ${formatRatio(t.ratio)} | ${t.reached ? 'reached' : '**missed**'} |`);
+    // A goal like 1.02 needs a fourth digit to show on which side of it the ratio fell.
+    const measured = Number.isInteger(t.goal * 10) ? formatRatio(t.ratio) : `${t.ratio.toFixed(4)}×`;
+    lines.push(`| ${t.label} | ${measured} | ${t.reached ? 'reached' : '**missed**'} |`);
   }
   return lines.join('\n');
 }

@@ -18,9 +18,11 @@ export interface Section {
   /** Name of the row every other row is compared to (ratio = row ops/s ÷ baseline ops/s). */
   baseline: string;
   rows: Row[];
+  /** What `medianNs` holds when it is not the median, e.g. "p99" (shown in the table's header). */
+  statistic?: string;
 }
 
-/** A goal stated as a ratio of two rows' throughput in one run. */
+/** A goal stated as a ratio of two rows measured in one run: a floor on throughput, or a ceiling on time (latencyTarget). */
 export interface Target {
   label: string;
   ratio: number;
@@ -62,6 +64,25 @@ export function target(
   const reached = ratio >= goal;
   console.log(`target ${reached ? 'REACHED' : 'MISSED '} ${label}: ${ratio.toFixed(2)}×`);
   return { label, ratio, goal, reached };
+}
+
+/**
+ * A ceiling on time rather than a floor on throughput: `row`'s time (`medianNs`, or the section's
+ * `statistic`) divided by `baseline`'s must be at most `limit` (e.g. 1.02 for "at most +2 %").
+ */
+export function latencyTarget(
+  section: Section,
+  row: string,
+  baseline: string,
+  limit: number,
+  context?: string,
+): Target {
+  const stat = section.statistic ?? 'median';
+  const label = `${row} ${stat} ≤ ${limit}× ${baseline}${context === undefined ? '' : ` (${context})`}`;
+  const ratio = rowOf(section.rows, row).medianNs / rowOf(section.rows, baseline).medianNs;
+  const reached = ratio <= limit;
+  console.log(`target ${reached ? 'REACHED' : 'MISSED '} ${label}: ${ratio.toFixed(4)}×`);
+  return { label, ratio, goal: limit, reached };
 }
 
 /** Writes bench/results/<name>.json and returns its path (not under BENCH_FILTER: partial runs are not results). */
