@@ -233,20 +233,28 @@ export class BinarySnapshotSerializer<T> implements SnapshotSerializer<T> {
         `snapshot was written with the '${name}' codec, the serializer uses '${this.codec.name}'`,
       );
     }
-    const events: T[] = [];
+    // Frame the events first (every length checked against the bytes present), then decode.
+    const starts: number[] = [];
+    const lengths: number[] = [];
     let off = 2 + nameLength;
     while (off < payload.length) {
-      if (off + 4 > payload.length) throw corrupt(`event ${events.length} length runs past the payload`);
+      if (off + 4 > payload.length) throw corrupt(`event ${starts.length} length runs past the payload`);
       const len = payload.readUInt32LE(off);
       off += 4;
-      if (off + len > payload.length) throw corrupt(`event ${events.length} runs past the payload`);
-      try {
-        events.push(this.codec.decode(payload.subarray(off, off + len)));
-      } catch (err) {
-        throw corrupt(`event ${events.length} does not decode: ${(err as Error).message}`, err);
-      }
+      if (off + len > payload.length) throw corrupt(`event ${starts.length} runs past the payload`);
+      starts.push(off);
+      lengths.push(len);
       off += len;
-      if (events.length > h.count) break;
+      if (starts.length > h.count) break;
+    }
+    if (starts.length !== h.count)
+      throw corrupt(`header says ${h.count} events, payload holds ${starts.length}`);
+    let events: T[];
+    try {
+      if (this.codec.decodeMany !== undefined) events = this.codec.decodeMany(payload, starts, lengths);
+      else events = starts.map((start, i) => this.codec.decode(payload.subarray(start, start + lengths[i]!)));
+    } catch (err) {
+      throw corrupt(`events do not decode: ${(err as Error).message}`, err);
     }
     if (events.length !== h.count)
       throw corrupt(`header says ${h.count} events, payload holds ${events.length}`);

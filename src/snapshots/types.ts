@@ -7,6 +7,11 @@ export interface EventCodec<T> {
   readonly name: string;
   encode(event: T): Uint8Array;
   decode(bytes: Uint8Array): T;
+  /**
+   * Optional: decodes many events at once (`count` events, each `lengths[i]` bytes at `starts[i]` of
+   * `bytes`). Restore uses it when present; it must give the same result as `decode` per event.
+   */
+  decodeMany?(bytes: Uint8Array, starts: readonly number[], lengths: readonly number[]): T[];
 }
 
 /** The captured state of one partition, as saved and restored. */
