@@ -18,7 +18,7 @@ export type {
   NumericColumnOf,
 } from './columnar/columns.ts';
 export type { ColumnarEventStoreOptions } from './columnar/options.ts';
-export type { GroupResult } from './core/event-store.ts';
+export type { GroupResult, VersionedRead } from './core/event-store.ts';
 export { EventStore } from './core/event-store.ts';
 export { EventStoreBuilder } from './core/event-store-builder.ts';
 export { DEFAULT_BUCKET_COUNT, DEFAULT_CAPACITY_PER_PARTITION } from './core/options.ts';

@@ -32,6 +32,16 @@ export interface GroupResult {
   average: number;
 }
 
+/** Result of {@link EventStore.readVersions}. */
+export interface VersionedRead<T> {
+  /** Held events with versions in the requested range, oldest first. */
+  events: T[];
+  /** Oldest version the partition holds (its current version when it is empty). */
+  firstVersion: number;
+  /** Version after the last returned event: the `fromVersion` of the next page. */
+  nextVersion: number;
+}
+
 const WINDOW_TRACKING_DISABLED_MESSAGE =
   'Window tracking is disabled. enableWindowTracking must be true to use window queries.';
 
@@ -325,6 +335,28 @@ export class EventStore<T> implements Iterable<T> {
     };
     for (let p = r.firstPartition; p < r.endPartition; p++) visitIn(this.#parts[p]!, r, visit);
     return out;
+  }
+
+  /**
+   * Positional read of one partition: the held events whose version (the partition's append sequence,
+   * 0 for its first event ever) is in `[fromVersion, fromVersion + limit)`, oldest first.
+   * `firstVersion` is the oldest version the partition still holds (its version when empty), so
+   * `fromVersion < firstVersion` means events were evicted (or cleared); `nextVersion` is the version
+   * after the last returned event (`max(fromVersion, firstVersion)` capped at the partition's version
+   * when nothing is returned): pass it as the next `fromVersion` to page on. Versions of held events are
+   * exact unless `purge` removed events out of time order (it then compacts the ring and the held
+   * events take the versions just below the partition's version). O(returned events).
+   */
+  readVersions(partition: number, fromVersion: number, limit: number): VersionedRead<T> {
+    const part = this.#parts[this.#checkPartition(partition)]!;
+    ensureInteger('fromVersion', fromVersion, 0);
+    ensureInteger('limit', limit, 0);
+    const first = part.head;
+    const start = Math.min(Math.max(fromVersion, first), part.tail);
+    const end = Math.min(part.tail, start + limit);
+    const events = new Array<T>(end - start);
+    for (let seq = start; seq < end; seq++) events[seq - start] = part.items[part.slotAt(seq - first)] as T;
+    return { events, firstVersion: first, nextVersion: end };
   }
 
   /** A copy of every held event: oldest→newest within each partition, partitions in index order. */
