@@ -30,6 +30,42 @@ export const ErrorCode = {
   JOURNAL_FAILED: 'ES_ERR_JOURNAL_FAILED',
   /** The key dictionary of a `ColumnarEventStore` has no room for a new key (ids or bytes). */
   KEY_DICTIONARY_FULL: 'ES_ERR_KEY_DICTIONARY_FULL',
+  /** HTTP: a malformed request (query parameter, header, empty body, batch larger than the stream). */
+  BAD_REQUEST: 'ES_ERR_BAD_REQUEST',
+  /** HTTP: the request body is not valid JSON or NDJSON. */
+  INVALID_JSON: 'ES_ERR_INVALID_JSON',
+  /** HTTP: a stream name breaks the naming rules (letters, digits, `._-~/`, 1-200 chars, no empty or dot segments). */
+  INVALID_STREAM_NAME: 'ES_ERR_INVALID_STREAM_NAME',
+  /** HTTP: the server requires `Authorization: Bearer <token>` and it is missing or wrong. */
+  UNAUTHORIZED: 'ES_ERR_UNAUTHORIZED',
+  /** HTTP: no route matches the path. */
+  NOT_FOUND: 'ES_ERR_NOT_FOUND',
+  /** HTTP: the stream does not exist (never appended to, or deleted). */
+  STREAM_NOT_FOUND: 'ES_ERR_STREAM_NOT_FOUND',
+  /** HTTP: the route exists but not for this method. */
+  METHOD_NOT_ALLOWED: 'ES_ERR_METHOD_NOT_ALLOWED',
+  /** HTTP: `Expected-Version` does not match the stream's last offset. */
+  WRONG_EXPECTED_VERSION: 'ES_ERR_WRONG_EXPECTED_VERSION',
+  /** HTTP: an idempotent producer used an epoch older than the newest one the stream has seen. */
+  PRODUCER_FENCED: 'ES_ERR_PRODUCER_FENCED',
+  /** HTTP: a producer sequence skips ahead (a gap) or is older than the dedupe window. */
+  PRODUCER_SEQUENCE: 'ES_ERR_PRODUCER_SEQUENCE',
+  /** HTTP: a producer sequence was already used with a different body. */
+  IDEMPOTENCY_CONFLICT: 'ES_ERR_IDEMPOTENCY_CONFLICT',
+  /** HTTP: the requested offset was evicted by the stream's fixed capacity. */
+  OFFSET_EVICTED: 'ES_ERR_OFFSET_EVICTED',
+  /** HTTP: the request body is larger than the server's limit. */
+  PAYLOAD_TOO_LARGE: 'ES_ERR_PAYLOAD_TOO_LARGE',
+  /** HTTP: the request body has a content type the route does not accept. */
+  UNSUPPORTED_MEDIA_TYPE: 'ES_ERR_UNSUPPORTED_MEDIA_TYPE',
+  /** HTTP: a server limit (streams, live subscribers) is reached. */
+  LIMIT_EXCEEDED: 'ES_ERR_LIMIT_EXCEEDED',
+  /** HTTP: the server is shutting down and takes no new requests. */
+  SHUTTING_DOWN: 'ES_ERR_SHUTTING_DOWN',
+  /** HTTP: an unexpected server failure (logged by the server). */
+  INTERNAL: 'ES_ERR_INTERNAL',
+  /** Client: the server could not be reached, or the connection broke before a response. */
+  NETWORK: 'ES_ERR_NETWORK',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */

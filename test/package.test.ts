@@ -46,3 +46,17 @@ describe('the npm package', () => {
     );
   });
 });
+
+describe('the server and client entry points', () => {
+  it('resolve `lockfree-eventstore/server` and `lockfree-eventstore/client` through the exports map', async () => {
+    const server = (await import(
+      'lockfree-eventstore/server'
+    )) as unknown as typeof import('../src/server/index.ts');
+    assert.equal(typeof server.createServer, 'function');
+    const client = (await import(
+      'lockfree-eventstore/client'
+    )) as unknown as typeof import('../src/client/index.ts');
+    assert.equal(typeof client.EventStoreClient, 'function');
+    assert.equal(client.ErrorCode.OFFSET_EVICTED, 'ES_ERR_OFFSET_EVICTED');
+  });
+});

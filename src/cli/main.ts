@@ -1,19 +1,119 @@
 #!/usr/bin/env node
 // The `lockfree-eventstore` command. The only module that reads argv or calls process.exit.
+//   lockfree-eventstore serve [--port 7070] [--data-dir ./data] …  the HTTP service (docs/http-api.md)
 //   lockfree-eventstore snapshot inspect <file...>   header, count and checksum verdict of snapshot files
 //   lockfree-eventstore journal inspect <file...>    records and torn-tail verdict of journal segments
 
 import { parseArgs } from 'node:util';
+import { createServer, type ServerOptions } from '../server/create-server.ts';
 import { inspectFile } from './inspect.ts';
 
 const USAGE = `Usage:
+  lockfree-eventstore serve [options]                         run the HTTP server (SIGTERM: drain, final snapshot, exit 0)
+      --port <n>              TCP port, 0 = any free one (default 7070)
+      --host <addr>           interface to bind (default 127.0.0.1)
+      --data-dir <dir>        snapshots and journal (default ./data)
+      --fsync <policy>        always | everysec | no (default everysec)
+      --token <secret>        require Authorization: Bearer <secret> (or env LOCKFREE_EVENTSTORE_TOKEN)
+      --cors-origin <origin>  allow browser pages of this origin (or *) to call the server
+      --max-body-bytes <n>    largest request body (default 8388608)
+      --stream-capacity <n>   events held per stream (default 100000)
+      --max-streams <n>       live streams at most (default 1000)
+      --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
+      --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
   lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
   lockfree-eventstore --help
 
 Exit status: 0 when every file is valid, 1 when one is not, 2 on a usage error.`;
 
+const SERVE_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  fsync: { type: 'string' },
+  token: { type: 'string' },
+  'cors-origin': { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'stream-capacity': { type: 'string' },
+  'max-streams': { type: 'string' },
+  'snapshot-interval-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integerArg(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text))
+    throw new UsageError(`--${name} must be a non-negative integer, received ${text}`);
+  return Number(text);
+}
+
+class UsageError extends Error {}
+
+/** Runs the server until SIGTERM/SIGINT; resolves with the exit status. */
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, allowPositionals: false });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const options: ServerOptions = { dataDir: values['data-dir'] ?? './data' };
+  const set = <K extends keyof ServerOptions>(key: K, v: ServerOptions[K] | undefined): void => {
+    if (v !== undefined) options[key] = v;
+  };
+  set('port', integerArg('port', values.port));
+  set('host', values.host);
+  set('token', values.token);
+  set('corsOrigin', values['cors-origin']);
+  set('logLevel', values['log-level']);
+  set('maxBodyBytes', integerArg('max-body-bytes', values['max-body-bytes']));
+  set('streamCapacity', integerArg('stream-capacity', values['stream-capacity']));
+  set('maxStreams', integerArg('max-streams', values['max-streams']));
+  set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));
+  if (values.fsync !== undefined) {
+    if (values.fsync !== 'always' && values.fsync !== 'everysec' && values.fsync !== 'no') {
+      throw new UsageError(`--fsync must be always, everysec or no, received ${values.fsync}`);
+    }
+    options.fsync = values.fsync;
+  }
+  const server = createServer(options);
+  const url = await server.listen();
+  console.log(`lockfree-eventstore listening on ${url}`);
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const stop = (signal: string): void => {
+      if (signalled) {
+        console.error(`${signal} again: exiting without the final snapshot`);
+        resolve(1);
+        return;
+      }
+      signalled = true;
+      server.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          console.error(`shutdown failed: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') {
+    try {
+      return await serve(argv.slice(1));
+    } catch (err) {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        console.error(`${(err as Error).message}\n\n${USAGE}`);
+        return 2;
+      }
+      throw err;
+    }
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,0 +1,110 @@
+// Bounded request bodies and the parsing of append payloads (JSON value, JSON array, NDJSON).
+// The reader counts bytes as they arrive and gives up past the limit without buffering the rest;
+// the caller answers 413 and closes the connection.
+
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode } from '../errors.ts';
+import { HttpProblem } from './problem.ts';
+
+/** Reads the whole body, or rejects with ES_ERR_PAYLOAD_TOO_LARGE as soon as it exceeds `maxBytes`. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): HttpProblem =>
+    new HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, `the request body is larger than ${maxBytes} bytes`, {
+      maxBodyBytes: maxBytes,
+    });
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const finish = (err: unknown, body?: Buffer): void => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (err !== undefined) reject(err);
+      else resolve(body!);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > maxBytes) {
+        chunks.length = 0;
+        req.pause();
+        finish(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(undefined, Buffer.concat(chunks, received));
+    // The client left mid-body: nothing was appended and nobody reads the answer.
+    const onError = (err: Error): void =>
+      finish(new HttpProblem(ErrorCode.BAD_REQUEST, `the request body was not received: ${err.message}`));
+    const onAborted = (): void =>
+      finish(new HttpProblem(ErrorCode.BAD_REQUEST, 'the client aborted the request'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+/** The media type of a Content-Type header, lower-cased, without parameters. */
+export function mediaType(header: string | undefined): string {
+  if (header === undefined) return '';
+  const semi = header.indexOf(';');
+  return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+}
+
+export type AppendFormat = 'json' | 'ndjson';
+
+/** The body format of an append, from its Content-Type; anything else is 415. */
+export function appendFormat(header: string | undefined): AppendFormat {
+  const type = mediaType(header);
+  if (type === 'application/json') return 'json';
+  if (type === 'application/x-ndjson' || type === 'application/ndjson') return 'ndjson';
+  throw new HttpProblem(
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    `appends take Content-Type application/json or application/x-ndjson, received ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))}`,
+  );
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpProblem(ErrorCode.INVALID_JSON, `${where} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The events of an append body: a JSON value is one event, a JSON array is a batch, NDJSON is one event
+ * per non-blank line. An empty body (or batch) is 400; bad JSON or UTF-8 is 400 ES_ERR_INVALID_JSON.
+ */
+export function parseEvents(body: Buffer, format: AppendFormat): unknown[] {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new HttpProblem(ErrorCode.INVALID_JSON, 'the request body is not valid UTF-8');
+  }
+  if (text.trim() === '') throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the request body is empty');
+  if (format === 'json') {
+    const value = parseJson(text, 'the request body');
+    if (!Array.isArray(value)) return [value];
+    if (value.length === 0) throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
+    return value;
+  }
+  const events: unknown[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    events.push(parseJson(line, `NDJSON line ${i + 1}`));
+  }
+  return events;
+}

@@ -1,0 +1,343 @@
+// createServer: the event store as an HTTP service (node:http). Composes the stream registry, the
+// snapshotter + journal over the data directory, the routes, and the lifecycle: restore before
+// listening, drain on close (503 for new requests, in-flight requests finish, live reads end), final
+// snapshot, journal closed. Everything runs on one thread; the store path never awaits except for the
+// journal flush that acknowledges an append.
+
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type Logger, pino } from 'pino';
+import { ErrorCode, EventStoreError } from '../errors.ts';
+import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.ts';
+import { BinarySnapshotSerializer } from '../snapshots/serializer.ts';
+import { Snapshotter } from '../snapshots/snapshotter.ts';
+import type { JournalSyncPolicy } from '../snapshots/types.ts';
+import { ServerMetrics } from './metrics.ts';
+import { handleRequest, type LiveResponse, type RouteContext } from './routes.ts';
+import { type ShardOp, StreamRegistry } from './stream-registry.ts';
+
+/** Options of {@link createServer}. Every duration is in milliseconds. */
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one. @default 7070 */
+  port?: number;
+  /** Interface to bind. @default '127.0.0.1' */
+  host?: string;
+  /** Directory of snapshots and the journal; without it the server keeps nothing across restarts. */
+  dataDir?: string;
+  /** Journal fsync policy: 'always' (zero loss on power failure), 'everysec', 'no'. @default 'everysec' */
+  fsync?: JournalSyncPolicy;
+  /** Require `Authorization: Bearer <token>` on every route but /health. @default env LOCKFREE_EVENTSTORE_TOKEN */
+  token?: string;
+  /**
+   * Lets browser pages of this origin (or `'*'`) call the server: CORS headers on every answer and
+   * `OPTIONS` preflights. @default none (same-origin pages and non-browser clients only)
+   */
+  corsOrigin?: string;
+  /** Events a stream holds before it evicts its oldest. @default 100_000 */
+  streamCapacity?: number;
+  /** Largest `?capacity=` a first append may ask for. @default 1_000_000 */
+  maxStreamCapacity?: number;
+  /** Live streams at most (each preallocates its ring). @default 1_000 */
+  maxStreams?: number;
+  /** Largest request body. @default 8 MiB */
+  maxBodyBytes?: number;
+  /** Events per read when `limit` is not given. @default 1_000 */
+  defaultReadLimit?: number;
+  /** Largest `limit` (larger values are clamped). @default 10_000 */
+  maxReadLimit?: number;
+  /** Largest long-poll `wait` (larger values are clamped). @default 60_000 */
+  maxWaitMs?: number;
+  /** Open SSE subscriptions at most. @default 1_000 */
+  maxSubscribers?: number;
+  /** Producer ids remembered per stream (least recently used dropped first). @default 10_000 */
+  maxProducersPerStream?: number;
+  /** SSE heartbeat comment interval. @default 15_000 */
+  heartbeatMs?: number;
+  /** A live reader that accepts no data for this long is disconnected. @default 10_000 */
+  stallMs?: number;
+  /** Time to receive the request headers. @default 10_000 */
+  headersTimeoutMs?: number;
+  /** Time to receive the whole request (not the response). @default 30_000 */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive connection lifetime. @default 5_000 */
+  keepAliveTimeoutMs?: number;
+  /** How often timeouts are checked (slow-loris connections are cut within this). @default 1_000 */
+  connectionsCheckingIntervalMs?: number;
+  /** Open connections at most; excess ones are refused. @default 1_024 */
+  maxConnections?: number;
+  /** How long close() waits for in-flight requests before cutting connections. @default 10_000 */
+  drainTimeoutMs?: number;
+  /** Snapshot time trigger. @default 60_000 */
+  snapshotIntervalMs?: number;
+  /** Snapshot trigger by shard changes (appends, creates, deletes). @default 50_000 */
+  snapshotEveryOps?: number;
+  /** Shards of the data directory (fixed for its life). @default 8 */
+  shards?: number;
+  /** pino level. @default env LOCKFREE_EVENTSTORE_LOG_LEVEL or 'info' */
+  logLevel?: string;
+  /** A pino logger to use instead of creating one. */
+  logger?: Logger;
+}
+
+/** A running (or ready to run) event store server. */
+export interface EventStoreServer {
+  /** Restores the data directory, then listens. Resolves with the base URL. */
+  listen(): Promise<string>;
+  /** Drains and stops (idempotent): 503 for new requests, final snapshot, journal closed. */
+  close(): Promise<void>;
+  /** Base URL, e.g. `http://127.0.0.1:7070` (after listen). */
+  readonly url: string;
+  /** The streams. */
+  readonly store: StreamRegistry;
+  /** The node:http server. */
+  readonly http: Server;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min) {
+    throw new EventStoreError(
+      ErrorCode.INVALID_ARG,
+      `\`${name}\` must be an integer >= ${min}, received ${v}`,
+    );
+  }
+  return v;
+}
+
+/** Lock files held by servers of this process. */
+const heldLocks = new Set<string>();
+
+/**
+ * Takes `<dataDir>/server.lock` (this process's pid). A lock whose process is gone (a crash, kill -9)
+ * is taken over; a live one means another server owns the directory, and two writers would corrupt it.
+ */
+async function lockDataDir(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'server.lock');
+  if (heldLocks.has(path)) {
+    throw new EventStoreError(
+      ErrorCode.INVALID_STATE,
+      `the data directory ${dataDir} is in use by another server of this process`,
+    );
+  }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      heldLocks.add(path);
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    let alive = false;
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (alive) {
+      throw new EventStoreError(
+        ErrorCode.INVALID_STATE,
+        `the data directory ${dataDir} is in use by process ${pid} (${path}); stop it first`,
+      );
+    }
+    await unlink(path).catch(() => {});
+  }
+  throw new EventStoreError(ErrorCode.INVALID_STATE, `could not lock the data directory ${dataDir}`);
+}
+
+/** Creates the server. Nothing is read or bound until `listen()`. */
+export function createServer(options: ServerOptions = {}): EventStoreServer {
+  const o = options;
+  const port = positive('port', o.port, 7070, 0);
+  const host = o.host ?? '127.0.0.1';
+  const fsync = o.fsync ?? 'everysec';
+  if (fsync !== 'always' && fsync !== 'everysec' && fsync !== 'no') {
+    throw new EventStoreError(
+      ErrorCode.INVALID_ARG,
+      `\`fsync\` must be 'always', 'everysec' or 'no', received ${fsync}`,
+    );
+  }
+  const envToken = process.env.LOCKFREE_EVENTSTORE_TOKEN;
+  const token = o.token ?? (envToken !== undefined && envToken !== '' ? envToken : undefined);
+  const shards = positive('shards', o.shards, 8);
+  const logger =
+    o.logger ??
+    pino({
+      name: 'lockfree-eventstore',
+      level: o.logLevel ?? process.env.LOCKFREE_EVENTSTORE_LOG_LEVEL ?? 'info',
+    });
+  const registry = new StreamRegistry({
+    shards,
+    streamCapacity: positive('streamCapacity', o.streamCapacity, 100_000),
+    maxStreams: positive('maxStreams', o.maxStreams, 1_000),
+    maxProducersPerStream: positive('maxProducersPerStream', o.maxProducersPerStream, 10_000),
+  });
+  const snapshotter =
+    o.dataDir === undefined
+      ? undefined
+      : new Snapshotter<ShardOp>(
+          registry.snapshotTarget(),
+          {
+            intervalMs: positive('snapshotIntervalMs', o.snapshotIntervalMs, 60_000, 0),
+            minEventsBetweenSnapshots: positive('snapshotEveryOps', o.snapshotEveryOps, 50_000, 0),
+            snapshotsToKeep: 2,
+            journal: { enabled: true, syncPolicy: fsync },
+            logger: logger.child({ component: 'snapshots' }),
+          },
+          new BinarySnapshotSerializer<ShardOp>(),
+          new FileSystemSnapshotStore(o.dataDir, { fsyncDirectory: true }),
+        );
+  const metrics = new ServerMetrics();
+  const live = new Set<LiveResponse>();
+  let draining = false;
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const ctx: RouteContext = {
+    registry,
+    limits: {
+      maxBodyBytes: positive('maxBodyBytes', o.maxBodyBytes, 8 * 1024 * 1024),
+      maxStreamCapacity: positive('maxStreamCapacity', o.maxStreamCapacity, 1_000_000),
+      defaultReadLimit: positive('defaultReadLimit', o.defaultReadLimit, 1_000),
+      maxReadLimit: positive('maxReadLimit', o.maxReadLimit, 10_000),
+      maxWaitMs: positive('maxWaitMs', o.maxWaitMs, 60_000, 0),
+      maxSubscribers: positive('maxSubscribers', o.maxSubscribers, 1_000, 0),
+      heartbeatMs: positive('heartbeatMs', o.heartbeatMs, 15_000),
+      stallMs: positive('stallMs', o.stallMs, 10_000),
+      fsync,
+      shards,
+    },
+    logger,
+    metrics,
+    token,
+    corsOrigin: o.corsOrigin,
+    live,
+    draining: () => draining,
+    flush: () => (snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal()),
+    snapshotMetrics: () => snapshotter?.metrics(),
+  };
+
+  const http = createHttpServer(
+    {
+      headersTimeout: positive('headersTimeoutMs', o.headersTimeoutMs, 10_000),
+      requestTimeout: positive('requestTimeoutMs', o.requestTimeoutMs, 30_000),
+      keepAliveTimeout: positive('keepAliveTimeoutMs', o.keepAliveTimeoutMs, 5_000),
+      connectionsCheckingInterval: positive(
+        'connectionsCheckingIntervalMs',
+        o.connectionsCheckingIntervalMs,
+        1_000,
+      ),
+    },
+    (req, res) => {
+      inFlight++;
+      res.on('close', () => {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      });
+      void handleRequest(req, res, ctx).catch((err: unknown) => {
+        logger.error({ err }, 'request handler failed');
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    },
+  );
+  http.maxConnections = positive('maxConnections', o.maxConnections, 1_024);
+  http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed requests and timeouts (408, 431, 400) from node's parser: answer if possible, never crash.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+    );
+  });
+
+  const drainTimeoutMs = positive('drainTimeoutMs', o.drainTimeoutMs, 10_000, 0);
+  let url = '';
+  let lockPath: string | undefined;
+  let listening: Promise<string> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const listen = (): Promise<string> => {
+    listening ??= (async () => {
+      if (snapshotter !== undefined && o.dataDir !== undefined) {
+        await mkdir(o.dataDir, { recursive: true });
+        lockPath = await lockDataDir(o.dataDir);
+        const restored = await snapshotter.restore();
+        snapshotter.start();
+        logger.info(
+          {
+            dataDir: o.dataDir,
+            shardsRestored: restored,
+            streams: registry.streamCount,
+            events: registry.eventCount(),
+          },
+          'data directory restored',
+        );
+      }
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      const address = http.address() as AddressInfo;
+      const h = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${h}:${address.port}`;
+      logger.info({ url, fsync, persistent: snapshotter !== undefined }, 'listening');
+      return url;
+    })();
+    return listening;
+  };
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      const stopped = new Promise<void>((resolve) => {
+        if (!http.listening) resolve();
+        else http.close(() => resolve());
+      });
+      for (const l of [...live]) l.stop();
+      http.closeIdleConnections();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainTimeoutMs);
+          idle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      // Idle keep-alive connections, and whatever is still open after the drain budget, are cut.
+      http.closeAllConnections();
+      await stopped;
+      if (snapshotter !== undefined) await snapshotter.stop();
+      if (lockPath !== undefined) {
+        await unlink(lockPath).catch(() => {});
+        heldLocks.delete(lockPath);
+      }
+      logger.info({}, 'stopped');
+    })();
+    return closing;
+  };
+
+  return {
+    listen,
+    close,
+    get url() {
+      return url;
+    },
+    store: registry,
+    http,
+  };
+}

@@ -1,0 +1,495 @@
+// The HTTP routes: request parsing and validation (names, query parameters, headers), dispatch to the
+// stream registry, and the replies. Runs on the server's thread; an append is validated and applied in
+// one synchronous step and acknowledged only after the journal has it (`ctx.flush()`).
+
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { crc32 } from 'node:zlib';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../errors.ts';
+import type { SnapshotterMetrics } from '../snapshots/types.ts';
+import { appendFormat, parseEvents, readBody } from './body.ts';
+import { renderPrometheus, type ServerMetrics } from './metrics.ts';
+import { HttpProblem, sendProblem, statusOf } from './problem.ts';
+import { SseSubscription, writeNdjson } from './sse.ts';
+import type { Stream } from './stream.ts';
+import type { ProducerRequest, StreamRegistry } from './stream-registry.ts';
+
+/** Limits and timings the routes use (resolved server options). */
+export interface RouteLimits {
+  maxBodyBytes: number;
+  maxStreamCapacity: number;
+  defaultReadLimit: number;
+  maxReadLimit: number;
+  maxWaitMs: number;
+  maxSubscribers: number;
+  heartbeatMs: number;
+  stallMs: number;
+  fsync: string;
+  shards: number;
+}
+
+/** Something that holds a response open (SSE, long-poll) and can be ended at shutdown. */
+export interface LiveResponse {
+  stop(): void;
+}
+
+export interface RouteContext {
+  readonly registry: StreamRegistry;
+  readonly limits: RouteLimits;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly token: string | undefined;
+  /** `Access-Control-Allow-Origin` value for browsers on other origins; none when undefined. */
+  readonly corsOrigin: string | undefined;
+  readonly live: Set<LiveResponse>;
+  draining(): boolean;
+  /** Resolves when every change made so far is in the journal (immediately without persistence). */
+  flush(): Promise<void>;
+  snapshotMetrics(): SnapshotterMetrics | undefined;
+}
+
+const ALLOWED_HEADERS =
+  'authorization, content-type, expected-version, producer-id, producer-epoch, producer-seq, last-event-id';
+const EXPOSED_HEADERS = 'es-current-version, stream-first-offset, stream-last-offset, stream-next-offset';
+
+const NAME_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+const MAX_NAME_LENGTH = 200;
+const INTEGER = /^(0|[1-9][0-9]*)$/;
+
+/** Validates a stream name; returns it or throws ES_ERR_INVALID_STREAM_NAME. */
+export function validateStreamName(name: string): string {
+  const bad = (why: string): HttpProblem =>
+    new HttpProblem(
+      ErrorCode.INVALID_STREAM_NAME,
+      `stream name ${JSON.stringify(name.slice(0, 60))} ${why}; use 1-${MAX_NAME_LENGTH} letters, digits and ._-~/`,
+    );
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) throw bad(`has ${name.length} characters`);
+  for (const segment of name.split('/')) {
+    if (segment === '') throw bad('has an empty segment');
+    if (segment === '.' || segment === '..') throw bad('has a dot segment');
+    if (!NAME_SEGMENT.test(segment)) throw bad('has a character outside the allowed set');
+  }
+  return name;
+}
+
+function badRequest(detail: string): HttpProblem {
+  return new HttpProblem(ErrorCode.BAD_REQUEST, detail);
+}
+
+/** A non-negative safe integer from text, or undefined when absent; 400 otherwise. */
+function integerText(what: string, text: string | null | undefined): number | undefined {
+  if (text === null || text === undefined) return undefined;
+  const n = Number(text);
+  if (!INTEGER.test(text) || !Number.isSafeInteger(n)) {
+    throw badRequest(`${what} must be a non-negative integer, received ${JSON.stringify(text.slice(0, 40))}`);
+  }
+  return n;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function parseExpectedVersion(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  if (t === '-1') return -1;
+  return integerText('Expected-Version (the last offset expected, -1 for an empty stream)', t);
+}
+
+const PRODUCER_ID = /^[\x21-\x7e]{1,200}$/;
+
+function parseProducer(req: IncomingMessage): ProducerRequest | undefined {
+  const id = header(req, 'producer-id');
+  const epoch = header(req, 'producer-epoch');
+  const seq = header(req, 'producer-seq');
+  if (id === undefined && epoch === undefined && seq === undefined) return undefined;
+  if (id === undefined || epoch === undefined || seq === undefined) {
+    throw badRequest('Producer-Id, Producer-Epoch and Producer-Seq must be sent together');
+  }
+  if (!PRODUCER_ID.test(id)) throw badRequest('Producer-Id must be 1-200 visible ASCII characters');
+  return {
+    id,
+    epoch: integerText('Producer-Epoch', epoch.trim())!,
+    seq: integerText('Producer-Seq', seq.trim())!,
+  };
+}
+
+/** A time query parameter: epoch ms digits or an ISO 8601 date. */
+function parseTime(what: string, text: string | null): number | undefined {
+  if (text === null) return undefined;
+  if (/^-?[0-9]+$/.test(text)) {
+    const n = Number(text);
+    if (Number.isSafeInteger(n)) return n;
+  } else if (/^[0-9]{4}-[0-9]{2}-[0-9]{2}/.test(text)) {
+    const ms = Date.parse(text);
+    if (Number.isFinite(ms)) return ms;
+  }
+  throw badRequest(
+    `${what} must be epoch milliseconds or an ISO 8601 date, received ${JSON.stringify(text.slice(0, 40))}`,
+  );
+}
+
+/** A field path of `aggregate`: dot-separated keys. */
+function parsePath(what: string, text: string | null): string[] | undefined {
+  if (text === null) return undefined;
+  if (text.length === 0 || text.length > 200 || text.split('.').some((k) => k === '')) {
+    throw badRequest(`${what} must be a field name or a dotted path (a.b), 1-200 characters`);
+  }
+  return text.split('.');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    'cache-control': 'no-store',
+  });
+  res.end(payload);
+}
+
+function methodNotAllowed(allow: string): HttpProblem {
+  return new HttpProblem(ErrorCode.METHOD_NOT_ALLOWED, `allowed methods: ${allow}`, {}, { allow });
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const given = Buffer.from(header(req, 'authorization') ?? '');
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Handles one request; never throws (every failure becomes a problem response). */
+export async function handleRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RouteContext,
+): Promise<void> {
+  let route = 'other';
+  res.on('finish', () => ctx.metrics.countRequest(route, res.statusCode));
+  if (ctx.corsOrigin !== undefined) {
+    res.setHeader('access-control-allow-origin', ctx.corsOrigin);
+    res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    if (ctx.corsOrigin !== '*') res.setHeader('vary', 'origin');
+  }
+  try {
+    if (ctx.corsOrigin !== undefined && req.method === 'OPTIONS') {
+      // A CORS preflight: answered before authentication (browsers send no credentials with it).
+      route = 'preflight';
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-headers': ALLOWED_HEADERS,
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
+    if (ctx.draining()) {
+      throw new HttpProblem(
+        ErrorCode.SHUTTING_DOWN,
+        'the server is shutting down',
+        {},
+        { 'retry-after': '1' },
+      );
+    }
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const params = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+    const method = req.method ?? 'GET';
+    if (path === '/health') {
+      route = 'health';
+      if (method !== 'GET') throw methodNotAllowed('GET');
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (ctx.token !== undefined && !authorized(req, ctx.token)) {
+      throw new HttpProblem(
+        ErrorCode.UNAUTHORIZED,
+        'this server requires Authorization: Bearer <token>',
+        {},
+        { 'www-authenticate': 'Bearer' },
+      );
+    }
+    if (path === '/streams' || path === '/streams/') {
+      route = 'streams';
+      if (method !== 'GET') throw methodNotAllowed('GET');
+      listStreams(res, ctx);
+      return;
+    }
+    if (path === '/stats') {
+      route = 'stats';
+      if (method !== 'GET') throw methodNotAllowed('GET');
+      sendJson(res, 200, stats(ctx));
+      return;
+    }
+    if (path === '/metrics') {
+      route = 'metrics';
+      if (method !== 'GET') throw methodNotAllowed('GET');
+      const text = renderPrometheus({
+        metrics: ctx.metrics,
+        streams: ctx.registry.streamCount,
+        events: ctx.registry.eventCount(),
+        producersEvicted: ctx.registry.producersEvicted,
+        snapshots: ctx.snapshotMetrics(),
+      });
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(text);
+      return;
+    }
+    if (path.startsWith('/streams/')) {
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice('/streams/'.length));
+      } catch {
+        throw new HttpProblem(ErrorCode.INVALID_STREAM_NAME, 'the stream name is not valid percent-encoding');
+      }
+      if (method === 'POST') {
+        route = 'append';
+        await append(req, res, ctx, validateStreamName(name), params);
+      } else if (method === 'GET') {
+        validateStreamName(name);
+        const accept = header(req, 'accept') ?? '';
+        if (params.has('aggregate')) {
+          route = 'aggregate';
+          aggregate(res, ctx, name, params);
+        } else if (accept.includes('text/event-stream')) {
+          route = 'subscribe';
+          subscribe(req, res, ctx, name, params);
+        } else {
+          route = 'read';
+          await read(res, ctx, name, params, accept.includes('application/x-ndjson'));
+        }
+      } else if (method === 'DELETE') {
+        route = 'delete';
+        await remove(res, ctx, validateStreamName(name));
+      } else throw methodNotAllowed('GET, POST, DELETE');
+      return;
+    }
+    throw new HttpProblem(ErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`);
+  } catch (err) {
+    if (!(err instanceof HttpProblem) && (err as { code?: string }).code !== ErrorCode.JOURNAL_FAILED) {
+      ctx.logger.error({ err, method: req.method, url: req.url?.slice(0, 300) }, 'request failed');
+    }
+    if (statusOf(err) === 409) ctx.metrics.conflicts++;
+    const tooLarge = err instanceof HttpProblem && err.code === ErrorCode.PAYLOAD_TOO_LARGE;
+    sendProblem(res, err, tooLarge || ctx.draining());
+  }
+}
+
+async function append(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RouteContext,
+  name: string,
+  params: URLSearchParams,
+): Promise<void> {
+  const format = appendFormat(header(req, 'content-type'));
+  const expectedVersion = parseExpectedVersion(header(req, 'expected-version'));
+  const producer = parseProducer(req);
+  const capacity = integerText('capacity', params.get('capacity'));
+  if (capacity !== undefined && (capacity < 1 || capacity > ctx.limits.maxStreamCapacity)) {
+    throw badRequest(`capacity must be in [1, ${ctx.limits.maxStreamCapacity}], received ${capacity}`);
+  }
+  const body = await readBody(req, ctx.limits.maxBodyBytes);
+  const events = parseEvents(body, format);
+  if (ctx.draining()) throw new HttpProblem(ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
+  const result = ctx.registry.append(name, events, {
+    expectedVersion,
+    producer,
+    hash: crc32(body),
+    capacity,
+    timestamp: Date.now(),
+  });
+  const stream = ctx.registry.get(name);
+  // Acknowledge only what the journal holds; the wait is shared by every append of this turn.
+  await ctx.flush();
+  stream?.commit(result.lastOffset + 1);
+  if (result.duplicate === true) ctx.metrics.duplicateAppends++;
+  else {
+    ctx.metrics.appendRequests++;
+    ctx.metrics.appendedEvents += result.count;
+  }
+  sendJson(res, result.duplicate === true ? 200 : 201, result);
+}
+
+function streamOrThrow(ctx: RouteContext, name: string): Stream {
+  const stream = ctx.registry.get(name);
+  if (stream === undefined) {
+    throw new HttpProblem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
+  }
+  return stream;
+}
+
+function evicted(stream: Stream, from: number): HttpProblem {
+  return new HttpProblem(
+    ErrorCode.OFFSET_EVICTED,
+    `offset ${from} of stream ${JSON.stringify(stream.name)} was evicted; the oldest offset held is ${stream.firstOffset}`,
+    { firstOffset: stream.firstOffset, requestedOffset: from },
+  );
+}
+
+async function read(
+  res: ServerResponse,
+  ctx: RouteContext,
+  name: string,
+  params: URLSearchParams,
+  ndjson: boolean,
+): Promise<void> {
+  let stream = streamOrThrow(ctx, name);
+  const fromParam = integerText('from', params.get('from'));
+  const limitParam = integerText('limit', params.get('limit'));
+  const waitParam = integerText('wait', params.get('wait'));
+  const limit = Math.min(
+    limitParam ?? (ndjson ? stream.capacity : ctx.limits.defaultReadLimit),
+    ndjson ? stream.capacity : ctx.limits.maxReadLimit,
+  );
+  const wait = Math.min(waitParam ?? 0, ctx.limits.maxWaitMs);
+  const from = fromParam ?? Math.min(stream.firstOffset, stream.committed);
+  if (from < stream.firstOffset) throw evicted(stream, from);
+  let page = stream.read(from, limit);
+  if (page.events.length === 0 && wait > 0 && limit > 0) {
+    await waitForCommit(res, ctx, stream, from, wait);
+    stream = streamOrThrow(ctx, name);
+    if (from < stream.firstOffset) throw evicted(stream, from);
+    page = stream.read(from, limit);
+  }
+  if (ndjson) {
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      'stream-first-offset': String(page.firstOffset),
+      'stream-last-offset': String(page.lastOffset),
+      'stream-next-offset': String(page.nextOffset),
+    });
+    await writeNdjson(res, page.events, ctx.limits.stallMs).catch(() => {});
+    return;
+  }
+  sendJson(res, 200, { stream: name, ...page });
+}
+
+/** Long-poll: resolves when the stream commits past `from`, is deleted, the wait ends or the server stops. */
+function waitForCommit(res: ServerResponse, ctx: RouteContext, stream: Stream, from: number, waitMs: number) {
+  return new Promise<void>((resolve) => {
+    const live: LiveResponse = { stop: () => done() };
+    const off = stream.onChange(() => {
+      if (stream.committed > from || stream.deleted) done();
+    });
+    const timer = setTimeout(() => done(), waitMs);
+    const done = (): void => {
+      clearTimeout(timer);
+      off();
+      ctx.live.delete(live);
+      res.off('close', done);
+      resolve();
+    };
+    ctx.live.add(live);
+    res.on('close', done);
+  });
+}
+
+function subscribe(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RouteContext,
+  name: string,
+  params: URLSearchParams,
+): void {
+  const stream = streamOrThrow(ctx, name);
+  const lastEventId = header(req, 'last-event-id');
+  const resumeAfter =
+    lastEventId === undefined ? undefined : integerText('Last-Event-ID', lastEventId.trim());
+  const fromParam = integerText('from', params.get('from'));
+  const from =
+    resumeAfter !== undefined
+      ? resumeAfter + 1
+      : (fromParam ?? Math.min(stream.firstOffset, stream.committed));
+  if (from < stream.firstOffset) throw evicted(stream, from);
+  if (ctx.metrics.liveSubscribers >= ctx.limits.maxSubscribers) {
+    throw new HttpProblem(
+      ErrorCode.LIMIT_EXCEEDED,
+      `the server has its maximum of ${ctx.limits.maxSubscribers} subscribers`,
+    );
+  }
+  ctx.metrics.liveSubscribers++;
+  const sub = new SseSubscription(
+    res,
+    stream,
+    from,
+    { heartbeatMs: ctx.limits.heartbeatMs, stallMs: ctx.limits.stallMs },
+    () => {
+      ctx.metrics.liveSubscribers--;
+      ctx.metrics.sseEventsSent += sub.sent;
+      ctx.live.delete(sub);
+    },
+  );
+  ctx.live.add(sub);
+  sub.start();
+}
+
+function aggregate(res: ServerResponse, ctx: RouteContext, name: string, params: URLSearchParams): void {
+  const flag = params.get('aggregate');
+  if (flag !== 'true' && flag !== '1' && flag !== '') throw badRequest('aggregate must be true');
+  const field = parsePath('field', params.get('field'));
+  if (field === undefined) throw badRequest('aggregate needs field=<numeric field of the events>');
+  const groupBy = parsePath('groupBy', params.get('groupBy'));
+  const from = parseTime('from', params.get('from'));
+  const to = parseTime('to', params.get('to'));
+  const stream = streamOrThrow(ctx, name);
+  const range: { from?: number; to?: number } = {};
+  if (from !== undefined) range.from = from;
+  if (to !== undefined) range.to = to;
+  sendJson(res, 200, { stream: name, ...stream.aggregate(field, groupBy, range) });
+}
+
+async function remove(res: ServerResponse, ctx: RouteContext, name: string): Promise<void> {
+  const stream = ctx.registry.delete(name);
+  if (stream === undefined) {
+    throw new HttpProblem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
+  }
+  await ctx.flush();
+  sendJson(res, 200, { stream: name, deleted: true, nextOffset: stream.next });
+}
+
+function listStreams(res: ServerResponse, ctx: RouteContext): void {
+  const streams = ctx.registry.list().map((s) => ({
+    name: s.name,
+    capacity: s.capacity,
+    count: s.committed - Math.min(s.firstOffset, s.committed),
+    firstOffset: Math.min(s.firstOffset, s.committed),
+    lastOffset: s.committed - 1,
+    nextOffset: s.committed,
+  }));
+  sendJson(res, 200, { streams });
+}
+
+function stats(ctx: RouteContext): Record<string, unknown> {
+  const m = ctx.metrics;
+  const snap = ctx.snapshotMetrics();
+  return {
+    uptimeMs: Date.now() - m.startedAt,
+    streams: ctx.registry.streamCount,
+    events: ctx.registry.eventCount(),
+    appendRequests: m.appendRequests,
+    appendedEvents: m.appendedEvents,
+    duplicateAppends: m.duplicateAppends,
+    conflicts: m.conflicts,
+    liveSubscribers: m.liveSubscribers,
+    producersEvicted: ctx.registry.producersEvicted,
+    persistence:
+      snap === undefined
+        ? { enabled: false }
+        : {
+            enabled: true,
+            fsync: ctx.limits.fsync,
+            shards: ctx.limits.shards,
+            snapshotsSaved: snap.partitions.reduce((n, p) => n + p.successes, 0),
+            snapshotFailures: snap.partitions.reduce((n, p) => n + p.failures, 0),
+            journalFailures: snap.journalFailures,
+            journalRecordsReplayed: snap.journalRecordsReplayed,
+          },
+    memory: { rssBytes: process.memoryUsage.rss() },
+  };
+}

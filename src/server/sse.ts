@@ -1,0 +1,166 @@
+// Live reads: a Server-Sent Events subscription and an NDJSON export of a stream. Both write with
+// backpressure: when `res.write` returns false they stop pulling from the ring until 'drain', and a
+// client that stays stalled longer than `stallMs` is disconnected (it resumes from its last offset),
+// so a connection never buffers more than one chunk beyond the socket.
+
+import type { ServerResponse } from 'node:http';
+import type { StoredEvent, Stream } from './stream.ts';
+
+/** Events read from the ring per chunk. */
+const CHUNK_EVENTS = 500;
+/** A chunk (one `res.write`) stops growing past this many characters, so big events stay bounded. */
+const CHUNK_CHARS = 64 * 1024;
+
+export interface LiveOptions {
+  heartbeatMs: number;
+  stallMs: number;
+}
+
+function sseEvent(e: StoredEvent): string {
+  return `id: ${e.offset}\ndata: ${JSON.stringify(e)}\n\n`;
+}
+
+/**
+ * Streams the acknowledged events of `stream` from offset `from` as SSE until the client leaves, the
+ * stream is deleted (`event: deleted`), the reader falls behind eviction (`event: evicted`), the client
+ * stalls, or `stop()` is called (server shutdown). `onEnd` runs once.
+ */
+export class SseSubscription {
+  readonly #res: ServerResponse;
+  readonly #stream: Stream;
+  readonly #options: LiveOptions;
+  readonly #onEnd: () => void;
+  #cursor: number;
+  #paused = false;
+  #ended = false;
+  #unsubscribe: () => void = () => {};
+  #heartbeat: NodeJS.Timeout | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** Events written (for metrics). */
+  sent = 0;
+
+  constructor(res: ServerResponse, stream: Stream, from: number, options: LiveOptions, onEnd: () => void) {
+    this.#res = res;
+    this.#stream = stream;
+    this.#cursor = from;
+    this.#options = options;
+    this.#onEnd = onEnd;
+  }
+
+  start(): void {
+    const res = this.#res;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    res.write(`retry: 1000\n: stream ${this.#stream.name} from ${this.#cursor}\n\n`);
+    res.on('close', () => this.#finish());
+    this.#unsubscribe = this.#stream.onChange(() => this.#pump());
+    this.#heartbeat = setInterval(() => {
+      if (!this.#paused && !this.#ended) this.#res.write(': ping\n\n');
+    }, this.#options.heartbeatMs);
+    this.#heartbeat.unref();
+    this.#pump();
+  }
+
+  /** Ends the subscription (server shutdown); the client reconnects with Last-Event-ID. */
+  stop(): void {
+    if (this.#ended) return;
+    this.#res.end();
+    this.#finish();
+  }
+
+  #pump(): void {
+    try {
+      this.#pumpUnsafe();
+    } catch {
+      // The connection is in an unknown state: drop it; the client resumes from its last id.
+      this.#res.destroy();
+      this.#finish();
+    }
+  }
+
+  #pumpUnsafe(): void {
+    const stream = this.#stream;
+    while (!this.#ended && !this.#paused) {
+      if (stream.deleted) {
+        this.#res.end(`event: deleted\ndata: ${JSON.stringify({ stream: stream.name })}\n\n`);
+        this.#finish();
+        return;
+      }
+      if (this.#cursor >= stream.committed) return;
+      if (this.#cursor < stream.firstOffset) {
+        const info = { stream: stream.name, requestedOffset: this.#cursor, firstOffset: stream.firstOffset };
+        this.#res.end(`event: evicted\ndata: ${JSON.stringify(info)}\n\n`);
+        this.#finish();
+        return;
+      }
+      const page = stream.read(this.#cursor, CHUNK_EVENTS);
+      if (page.events.length === 0) return;
+      let chunk = '';
+      let n = 0;
+      while (n < page.events.length && (n === 0 || chunk.length < CHUNK_CHARS))
+        chunk += sseEvent(page.events[n++]!);
+      this.#cursor = page.events[n - 1]!.offset + 1;
+      this.sent += n;
+      if (!this.#res.write(chunk)) this.#pause();
+    }
+  }
+
+  #pause(): void {
+    this.#paused = true;
+    this.#stallTimer = setTimeout(() => {
+      // Stalled past the budget: drop the connection instead of buffering; the client resumes.
+      this.#res.destroy();
+      this.#finish();
+    }, this.#options.stallMs);
+    this.#res.once('drain', () => {
+      clearTimeout(this.#stallTimer);
+      this.#paused = false;
+      this.#pump();
+    });
+  }
+
+  #finish(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#unsubscribe();
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#stallTimer);
+    this.#onEnd();
+  }
+}
+
+/**
+ * Writes `events` as NDJSON with backpressure; resolves when done, rejects (after destroying the
+ * response) when the client stalls longer than `stallMs` or leaves.
+ */
+export async function writeNdjson(res: ServerResponse, events: readonly StoredEvent[], stallMs: number) {
+  let i = 0;
+  while (i < events.length) {
+    let chunk = '';
+    while (i < events.length && chunk.length < CHUNK_CHARS) chunk += `${JSON.stringify(events[i++])}\n`;
+    if (!res.write(chunk)) await drained(res, stallMs);
+  }
+  res.end();
+}
+
+function drained(res: ServerResponse, stallMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      if (err !== undefined) {
+        res.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(new Error('the client left'));
+    const timer = setTimeout(() => done(new Error(`the client stalled for ${stallMs} ms`)), stallMs);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}

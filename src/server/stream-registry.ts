@@ -1,0 +1,337 @@
+// The server's streams, grouped into a fixed number of shards (stream -> shard by a stable name
+// hash), and the SnapshotTarget that lets the generic Snapshotter persist them: a shard's state is a
+// list of JSON ops (create, append, producers, tombstone) replayed on restore, and every change is one
+// journaled op. Owned by the server's thread: appends, deletes and captures are synchronous steps, so a
+// capture is an exact prefix of the shard's op history.
+
+import { partitionForKey } from '../core/partitioner.ts';
+import { ErrorCode } from '../errors.ts';
+import type { JournalHook, SnapshotTarget } from '../snapshots/snapshotter.ts';
+import { HttpProblem } from './problem.ts';
+import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent, Stream } from './stream.ts';
+
+/** One change of a shard, as journaled and as captured in a snapshot. JSON-compatible. */
+export type ShardOp =
+  | { k: 'create'; s: string; cap: number; next: number }
+  | { k: 'append'; s: string; ev: StoredEvent[]; p?: { id: string; epoch: number; ack: ProducerAck } }
+  | { k: 'producers'; s: string; list: [string, ProducerState][] }
+  | { k: 'delete'; s: string }
+  | { k: 'tomb'; s: string; next: number };
+
+/** Identity of an idempotent producer request. */
+export interface ProducerRequest {
+  id: string;
+  epoch: number;
+  seq: number;
+}
+
+export interface AppendRequest {
+  expectedVersion?: number | undefined;
+  producer?: ProducerRequest | undefined;
+  /** CRC-32 of the body (compared on producer retries). */
+  hash: number;
+  /** Capacity of the stream when this append creates it. */
+  capacity?: number | undefined;
+  /** Server receive time, epoch ms. */
+  timestamp: number;
+}
+
+export interface AppendResult {
+  stream: string;
+  firstOffset: number;
+  lastOffset: number;
+  count: number;
+  duplicate?: true;
+}
+
+export interface StreamRegistryOptions {
+  shards: number;
+  streamCapacity: number;
+  maxStreams: number;
+  maxProducersPerStream: number;
+}
+
+interface Shard {
+  /** Ops applied to the shard ever (restored): its snapshot version and journal sequence. */
+  version: number;
+  readonly streams: Map<string, Stream>;
+  /** Next offset of deleted streams, so a re-created stream never reuses an offset. */
+  readonly tombstones: Map<string, number>;
+}
+
+/** Events per `append` op in a snapshot capture (keeps each encoded op small). */
+const CAPTURE_CHUNK = 1000;
+
+export class StreamRegistry {
+  readonly options: Readonly<StreamRegistryOptions>;
+  readonly #shards: Shard[];
+  #hook: JournalHook<ShardOp> | undefined;
+  #streamCount = 0;
+  #opsApplied = 0;
+  /** Producer dedupe entries dropped because a stream had `maxProducersPerStream` producers. */
+  producersEvicted = 0;
+
+  constructor(options: StreamRegistryOptions) {
+    this.options = options;
+    this.#shards = Array.from({ length: options.shards }, () => ({
+      version: 0,
+      streams: new Map(),
+      tombstones: new Map(),
+    }));
+  }
+
+  get streamCount(): number {
+    return this.#streamCount;
+  }
+
+  /** The live stream of that name, if any. */
+  get(name: string): Stream | undefined {
+    return this.#shards[partitionForKey(name, this.#shards.length)]!.streams.get(name);
+  }
+
+  /** Every live stream, by name. */
+  list(): Stream[] {
+    const all: Stream[] = [];
+    for (const shard of this.#shards) for (const s of shard.streams.values()) all.push(s);
+    return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Events held over every stream. */
+  eventCount(): number {
+    let n = 0;
+    for (const shard of this.#shards) for (const s of shard.streams.values()) n += s.store.size;
+    return n;
+  }
+
+  /**
+   * Validates and applies an append in one synchronous step (journaled when persistence is on).
+   * Throws an HttpProblem for a conflict or a limit; a producer retry returns the original result.
+   */
+  append(name: string, data: readonly unknown[], req: AppendRequest): AppendResult {
+    const shardIndex = partitionForKey(name, this.#shards.length);
+    const shard = this.#shards[shardIndex]!;
+    const existing = shard.streams.get(name);
+    const producer = req.producer;
+    let fresh = false;
+    if (producer !== undefined) {
+      const state = existing?.producers.get(producer.id);
+      if (state === undefined || producer.epoch > state.epoch) fresh = true;
+      else if (producer.epoch < state.epoch) {
+        throw new HttpProblem(
+          ErrorCode.PRODUCER_FENCED,
+          `producer ${JSON.stringify(producer.id)} epoch ${producer.epoch} is fenced by epoch ${state.epoch}`,
+          { currentEpoch: state.epoch },
+        );
+      } else if (producer.seq <= state.lastSeq) {
+        const ack = state.recent.find((a) => a.seq === producer.seq);
+        if (ack === undefined) {
+          throw new HttpProblem(
+            ErrorCode.PRODUCER_SEQUENCE,
+            `producer sequence ${producer.seq} is older than the dedupe window (last ${state.lastSeq}, window ${PRODUCER_WINDOW})`,
+            { expectedSeq: state.lastSeq + 1 },
+          );
+        }
+        if (ack.hash !== req.hash || ack.count !== data.length) {
+          throw new HttpProblem(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            `producer sequence ${producer.seq} was already appended with a different body`,
+            { firstOffset: ack.firstOffset, lastOffset: ack.lastOffset },
+          );
+        }
+        return {
+          stream: name,
+          firstOffset: ack.firstOffset,
+          lastOffset: ack.lastOffset,
+          count: ack.count,
+          duplicate: true,
+        };
+      } else if (producer.seq !== state.lastSeq + 1) {
+        throw new HttpProblem(
+          ErrorCode.PRODUCER_SEQUENCE,
+          `producer sequence ${producer.seq} skips ahead; expected ${state.lastSeq + 1}`,
+          { expectedSeq: state.lastSeq + 1 },
+        );
+      }
+    }
+    const next = existing?.next ?? shard.tombstones.get(name) ?? 0;
+    if (req.expectedVersion !== undefined && req.expectedVersion !== next - 1) {
+      throw new HttpProblem(
+        ErrorCode.WRONG_EXPECTED_VERSION,
+        `Expected-Version ${req.expectedVersion} does not match the stream's current version ${next - 1}`,
+        { currentVersion: next - 1 },
+        { 'es-current-version': String(next - 1) },
+      );
+    }
+    const capacity = existing?.capacity ?? req.capacity ?? this.options.streamCapacity;
+    if (data.length > capacity) {
+      throw new HttpProblem(
+        ErrorCode.BAD_REQUEST,
+        `a batch of ${data.length} events is larger than the stream's capacity ${capacity}`,
+      );
+    }
+    if (existing === undefined && this.#streamCount >= this.options.maxStreams) {
+      throw new HttpProblem(
+        ErrorCode.LIMIT_EXCEEDED,
+        `the server holds its maximum of ${this.options.maxStreams} streams`,
+      );
+    }
+    const ev: StoredEvent[] = data.map((d, i) => ({ offset: next + i, timestamp: req.timestamp, data: d }));
+    const op: ShardOp = { k: 'append', s: name, ev };
+    if (producer !== undefined) {
+      op.p = {
+        id: producer.id,
+        epoch: producer.epoch,
+        ack: {
+          seq: producer.seq,
+          firstOffset: next,
+          lastOffset: next + data.length - 1,
+          count: data.length,
+          hash: req.hash,
+        },
+      };
+    }
+    // Encode every op before anything changes: an event the codec refuses changes nothing.
+    const hook = this.#hook;
+    const createOp: ShardOp | undefined =
+      existing === undefined ? { k: 'create', s: name, cap: capacity, next } : undefined;
+    const encodedCreate = createOp !== undefined ? hook?.encode(createOp) : undefined;
+    const encodedAppend = hook?.encode(op);
+    if (createOp !== undefined) this.#record(shardIndex, createOp, encodedCreate);
+    this.#record(shardIndex, op, encodedAppend);
+    if (fresh && producer !== undefined) this.#trimProducers(this.get(name)!);
+    return { stream: name, firstOffset: next, lastOffset: next + data.length - 1, count: data.length };
+  }
+
+  /** Deletes a stream (journaled); its next offset is kept so a re-created stream continues after it. */
+  delete(name: string): Stream | undefined {
+    const shardIndex = partitionForKey(name, this.#shards.length);
+    const stream = this.#shards[shardIndex]!.streams.get(name);
+    if (stream === undefined) return undefined;
+    const op: ShardOp = { k: 'delete', s: name };
+    this.#record(shardIndex, op, this.#hook?.encode(op));
+    return stream;
+  }
+
+  #record(shardIndex: number, op: ShardOp, encoded: Uint8Array | undefined): void {
+    const shard = this.#shards[shardIndex]!;
+    this.#apply(shard, shardIndex, op, false);
+    const sequence = shard.version++;
+    if (this.#hook !== undefined) this.#hook.appended(shardIndex, sequence, encoded!);
+  }
+
+  /** Applies one op. `restored`: the op comes from disk, so its events are already acknowledged. */
+  #apply(shard: Shard, shardIndex: number, op: ShardOp, restored: boolean): void {
+    this.#opsApplied++;
+    switch (op.k) {
+      case 'create': {
+        const old = shard.streams.get(op.s);
+        if (old !== undefined) old.close();
+        else this.#streamCount++;
+        shard.streams.set(op.s, new Stream(op.s, op.cap, shardIndex, op.next));
+        shard.tombstones.delete(op.s);
+        return;
+      }
+      case 'append': {
+        const stream = shard.streams.get(op.s);
+        if (stream === undefined) throw new Error(`append op for missing stream ${op.s}`);
+        stream.append(op.ev);
+        if (restored) stream.committed = stream.next;
+        if (op.p !== undefined) {
+          const { id, epoch, ack } = op.p;
+          let state = stream.producers.get(id);
+          if (state === undefined || state.epoch !== epoch) {
+            state = { epoch, lastSeq: ack.seq, recent: [] };
+          }
+          // Re-inserted so the map's order is least recently used first (for trimming).
+          stream.producers.delete(id);
+          stream.producers.set(id, state);
+          state.lastSeq = ack.seq;
+          state.recent.push(ack);
+          if (state.recent.length > PRODUCER_WINDOW) state.recent.shift();
+        }
+        return;
+      }
+      case 'producers': {
+        const stream = shard.streams.get(op.s);
+        if (stream === undefined) throw new Error(`producers op for missing stream ${op.s}`);
+        for (const [id, state] of op.list) stream.producers.set(id, state);
+        return;
+      }
+      case 'delete': {
+        const stream = shard.streams.get(op.s);
+        if (stream === undefined) return;
+        shard.streams.delete(op.s);
+        this.#streamCount--;
+        shard.tombstones.set(op.s, stream.next);
+        stream.close();
+        return;
+      }
+      case 'tomb':
+        shard.tombstones.set(op.s, op.next);
+        return;
+    }
+  }
+
+  #trimProducers(stream: Stream): void {
+    while (stream.producers.size > this.options.maxProducersPerStream) {
+      const oldest = stream.producers.keys().next().value as string;
+      stream.producers.delete(oldest);
+      this.producersEvicted++;
+    }
+  }
+
+  #captureShard(shard: Shard): ShardOp[] {
+    const ops: ShardOp[] = [];
+    for (const stream of shard.streams.values()) {
+      const held = stream.store.readVersions(0, 0, stream.capacity).events;
+      ops.push({ k: 'create', s: stream.name, cap: stream.capacity, next: stream.firstOffset });
+      for (let i = 0; i < held.length; i += CAPTURE_CHUNK) {
+        ops.push({ k: 'append', s: stream.name, ev: held.slice(i, i + CAPTURE_CHUNK) });
+      }
+      if (stream.producers.size > 0) {
+        const list: [string, ProducerState][] = [];
+        for (const [id, p] of stream.producers) {
+          list.push([id, { epoch: p.epoch, lastSeq: p.lastSeq, recent: p.recent.slice() }]);
+        }
+        ops.push({ k: 'producers', s: stream.name, list });
+      }
+    }
+    for (const [s, next] of shard.tombstones) ops.push({ k: 'tomb', s, next });
+    return ops;
+  }
+
+  /** The view of the registry that the Snapshotter persists (one snapshot partition per shard). */
+  snapshotTarget(): SnapshotTarget<ShardOp> {
+    const shards = this.#shards;
+    return {
+      partitions: shards.length,
+      version: (p) => shards[p]!.version,
+      mutations: (p) => shards[p]!.version,
+      totalAppended: () => this.#opsApplied,
+      isPristine: () => shards.every((s) => s.version === 0 && s.streams.size === 0),
+      capture: (p) => ({ version: shards[p]!.version, events: this.#captureShard(shards[p]!) }),
+      restore: (p, ops, version) => {
+        const shard = shards[p]!;
+        for (const s of shard.streams.values()) s.close();
+        this.#streamCount -= shard.streams.size;
+        shard.streams.clear();
+        shard.tombstones.clear();
+        for (const op of ops) this.#apply(shard, p, op, true);
+        shard.version = version;
+      },
+      replayAppend: (p, sequence, op) => {
+        const shard = shards[p]!;
+        if (sequence < shard.version) return 'skipped';
+        if (sequence > shard.version) return 'gap';
+        this.#apply(shard, p, op, true);
+        shard.version++;
+        return 'applied';
+      },
+      replayClear: () => [],
+      replayPurge: () => [],
+      setJournalHook: (hook) => {
+        this.#hook = hook;
+      },
+    };
+  }
+}

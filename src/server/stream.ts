@@ -1,0 +1,198 @@
+// One stream of the server: a single-partition EventStore<StoredEvent> (the ring, time column and
+// aggregations), its offsets, its acknowledged ("committed") end, and its idempotent producers.
+// Owned by the server's thread; every method is synchronous. Offsets never repeat: offset =
+// `base` + the partition's version, and `base` is the first offset held when the stream was (re)built.
+
+import type { GroupResult } from '../core/event-store.ts';
+import { EventStore } from '../core/event-store.ts';
+
+/** An event as the server stores and returns it. */
+export interface StoredEvent {
+  /** Position in the stream: 0, 1, 2, … never reused. */
+  offset: number;
+  /** Server receive time, epoch ms (the event time of aggregations). */
+  timestamp: number;
+  /** The JSON value the client appended. */
+  data: unknown;
+}
+
+/** One acknowledged append of a producer, kept for the dedupe window. */
+export interface ProducerAck {
+  seq: number;
+  firstOffset: number;
+  lastOffset: number;
+  count: number;
+  /** CRC-32 of the request body: a retry must send the same bytes. */
+  hash: number;
+}
+
+/** Dedupe state of one producer id on one stream. */
+export interface ProducerState {
+  epoch: number;
+  lastSeq: number;
+  /** The newest acknowledged appends, oldest first, at most `PRODUCER_WINDOW`. */
+  recent: ProducerAck[];
+}
+
+/** Appends remembered per producer and stream: a retry of one of them is acknowledged, not stored. */
+export const PRODUCER_WINDOW = 5;
+
+/** A page of a stream. */
+export interface StreamPage {
+  events: StoredEvent[];
+  /** Oldest offset held (the committed end when nothing is held). */
+  firstOffset: number;
+  /** Last acknowledged offset, -1 when none. */
+  lastOffset: number;
+  /** Offset after the last returned event (the `from` of the next page). */
+  nextOffset: number;
+}
+
+/** Count, sum, min, max and average of a numeric field (min/max/average null when empty). */
+export interface FieldAggregate {
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  average: number | null;
+}
+
+const timestampOf = (e: StoredEvent): number => e.timestamp;
+
+/** Reads a dotted path (`a.b`) of an event's data. */
+export function fieldOf(data: unknown, path: readonly string[]): unknown {
+  let v: unknown = data;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+export class Stream {
+  readonly name: string;
+  readonly capacity: number;
+  readonly shard: number;
+  readonly store: EventStore<StoredEvent>;
+  /** Offset of the partition's version 0. */
+  readonly base: number;
+  /** Offset the next appended event gets. */
+  next: number;
+  /** Offsets below this are acknowledged: the only ones reads and subscriptions show. */
+  committed: number;
+  readonly producers = new Map<string, ProducerState>();
+  deleted = false;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(name: string, capacity: number, shard: number, base: number) {
+    this.name = name;
+    this.capacity = capacity;
+    this.shard = shard;
+    this.base = base;
+    this.next = base;
+    this.committed = base;
+    this.store = new EventStore<StoredEvent>({ capacity, partitions: 1, timestampSelector: timestampOf });
+  }
+
+  /** Oldest offset held (`next` when empty). */
+  get firstOffset(): number {
+    return this.next - this.store.size;
+  }
+
+  /** Offset of the last appended event, -1 when none was ever appended under this name. */
+  get currentVersion(): number {
+    return this.next - 1;
+  }
+
+  /** Appends events whose offsets continue the stream. */
+  append(events: readonly StoredEvent[]): void {
+    if (events[0]?.offset !== this.next) {
+      throw new Error(`stream ${this.name}: append at offset ${events[0]?.offset}, expected ${this.next}`);
+    }
+    this.store.tryAppendBatch(events, 0);
+    this.next += events.length;
+  }
+
+  /** Marks offsets below `upTo` acknowledged and wakes the readers waiting for them. */
+  commit(upTo: number): void {
+    if (upTo <= this.committed) return;
+    this.committed = Math.min(upTo, this.next);
+    this.#notify();
+  }
+
+  /** Marks the stream deleted and wakes every reader. */
+  close(): void {
+    this.deleted = true;
+    this.#notify();
+  }
+
+  /** Calls `listener` on every commit and on close; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #notify(): void {
+    for (const l of [...this.#listeners]) {
+      try {
+        l();
+      } catch {
+        // A reader's failure must not fail the append that woke it; readers clean up on their own.
+      }
+    }
+  }
+
+  /**
+   * Acknowledged events with offsets in `[from, from + limit)`. The caller checks `from >= firstOffset`
+   * (an evicted offset is an error, never a silent gap).
+   */
+  read(from: number, limit: number): StreamPage {
+    const first = Math.min(this.firstOffset, this.committed);
+    const start = Math.max(from, first);
+    const end = Math.min(this.committed, start + limit);
+    const events = end > start ? this.store.readVersions(0, start - this.base, end - start).events : [];
+    return {
+      events,
+      firstOffset: first,
+      lastOffset: this.committed - 1,
+      nextOffset: events.length > 0 ? events[events.length - 1]!.offset + 1 : Math.min(start, this.committed),
+    };
+  }
+
+  /** Aggregates of the numeric `field` (and per `groupBy` value) over acknowledged events in [from, to]. */
+  aggregate(
+    field: readonly string[],
+    groupBy: readonly string[] | undefined,
+    range: { from?: number; to?: number },
+  ): FieldAggregate & { groups: Record<string, FieldAggregate> } {
+    const committed = this.committed;
+    const value = (e: StoredEvent): number => fieldOf(e.data, field) as number;
+    const numeric = (e: StoredEvent): boolean => {
+      if (e.offset >= committed) return false;
+      const v = fieldOf(e.data, field);
+      return typeof v === 'number' && Number.isFinite(v);
+    };
+    const q = { ...range, filter: numeric };
+    const w = this.store.window(value, q);
+    // No prototype: a group key such as `__proto__` is an ordinary key.
+    const groups = Object.create(null) as Record<string, FieldAggregate>;
+    if (groupBy !== undefined) {
+      const keyOf = (e: StoredEvent): string => String(fieldOf(e.data, groupBy));
+      const keyed = (e: StoredEvent): boolean => {
+        if (!numeric(e)) return false;
+        const k = fieldOf(e.data, groupBy);
+        return typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean';
+      };
+      const byKey: Map<string, GroupResult> = this.store.groupBy(keyOf, value, { ...range, filter: keyed });
+      for (const [k, g] of byKey) groups[k] = { ...g };
+    }
+    return {
+      count: w.count,
+      sum: w.sum,
+      min: w.min ?? null,
+      max: w.max ?? null,
+      average: w.average ?? null,
+      groups,
+    };
+  }
+}
