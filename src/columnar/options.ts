@@ -1,8 +1,7 @@
 // Options of ColumnarEventStore.create: validated once, like EventStore's (ES_ERR_INVALID_ARG naming
 // the option and the value received), into a plain resolved config that a handle can carry.
 
-import { availableParallelism } from 'node:os';
-import { MAX_PARTITIONS, splitCapacity } from '../core/options.ts';
+import { resolvePartitioning } from '../core/options.ts';
 import { describe, ensureBoolean, ensureInteger, ensurePositiveNumber, invalidArg } from '../errors.ts';
 import { type ColumnSchema, type ColumnSpec, type KeyColumnOf, resolveColumns } from './columns.ts';
 import { MAX_COLUMNAR_PARTITION_CAPACITY } from './layout.ts';
@@ -100,29 +99,11 @@ export function resolveColumnarOptions(options: unknown): ResolvedColumnarOption
   const schema: ColumnSchema = {};
   for (const s of specs.slice(1)) schema[s.name] = s.type;
 
-  const partitions =
-    o.partitions === undefined
-      ? availableParallelism()
-      : ensureInteger('partitions', o.partitions, 1, MAX_PARTITIONS);
-  let capacities: number[];
-  if (o.capacity !== undefined) {
-    if (o.capacityPerPartition !== undefined) {
-      throw invalidArg('`capacity` and `capacityPerPartition` are mutually exclusive; give one of them');
-    }
-    const total = ensureInteger('capacity', o.capacity, 1, MAX_COLUMNAR_PARTITION_CAPACITY * partitions);
-    if (total < partitions) {
-      throw invalidArg(
-        `\`capacity\` must be at least \`partitions\` (${partitions}) so every partition has a slot, received ${total}`,
-      );
-    }
-    capacities = splitCapacity(total, partitions);
-  } else {
-    const per =
-      o.capacityPerPartition === undefined
-        ? DEFAULT_COLUMNAR_CAPACITY_PER_PARTITION
-        : ensureInteger('capacityPerPartition', o.capacityPerPartition, 1, MAX_COLUMNAR_PARTITION_CAPACITY);
-    capacities = new Array<number>(partitions).fill(per);
-  }
+  const { capacities } = resolvePartitioning(
+    o,
+    DEFAULT_COLUMNAR_CAPACITY_PER_PARTITION,
+    MAX_COLUMNAR_PARTITION_CAPACITY,
+  );
 
   let partitionKey: string | null = null;
   if (o.partitionKey !== undefined) {

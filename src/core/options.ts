@@ -56,6 +56,38 @@ export function splitCapacity(total: number, partitions: number): number[] {
   return Array.from({ length: partitions }, (_, i) => base + (i < remainder ? 1 : 0));
 }
 
+/**
+ * Validates `partitions` and `capacity` / `capacityPerPartition` (shared by both stores): returns the
+ * partition count and each partition's slots.
+ */
+export function resolvePartitioning(
+  o: { partitions?: unknown; capacity?: unknown; capacityPerPartition?: unknown },
+  defaultPerPartition: number,
+  maxPerPartition: number,
+): { partitions: number; capacities: number[] } {
+  const partitions =
+    o.partitions === undefined
+      ? availableParallelism()
+      : ensureInteger('partitions', o.partitions, 1, MAX_PARTITIONS);
+  if (o.capacity !== undefined) {
+    if (o.capacityPerPartition !== undefined) {
+      throw invalidArg('`capacity` and `capacityPerPartition` are mutually exclusive; give one of them');
+    }
+    const total = ensureInteger('capacity', o.capacity, 1, maxPerPartition * partitions);
+    if (total < partitions) {
+      throw invalidArg(
+        `\`capacity\` must be at least \`partitions\` (${partitions}) so every partition has a slot, received ${total}`,
+      );
+    }
+    return { partitions, capacities: splitCapacity(total, partitions) };
+  }
+  const per =
+    o.capacityPerPartition === undefined
+      ? defaultPerPartition
+      : ensureInteger('capacityPerPartition', o.capacityPerPartition, 1, maxPerPartition);
+  return { partitions, capacities: new Array<number>(partitions).fill(per) };
+}
+
 export function resolveOptions<T>(options: EventStoreOptions<T> | undefined): ResolvedOptions<T> {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -65,30 +97,11 @@ export function resolveOptions<T>(options: EventStoreOptions<T> | undefined): Re
     if (!KNOWN_OPTIONS.has(key)) throw invalidArg(`unknown option \`${key}\``);
   }
   const o = options;
-  const partitions =
-    o.partitions === undefined
-      ? availableParallelism()
-      : ensureInteger('partitions', o.partitions, 1, MAX_PARTITIONS);
-
-  let partitionCapacities: number[];
-  if (o.capacity !== undefined) {
-    if (o.capacityPerPartition !== undefined) {
-      throw invalidArg('`capacity` and `capacityPerPartition` are mutually exclusive; give one of them');
-    }
-    const total = ensureInteger('capacity', o.capacity, 1, MAX_PARTITION_CAPACITY * partitions);
-    if (total < partitions) {
-      throw invalidArg(
-        `\`capacity\` must be at least \`partitions\` (${partitions}) so every partition has a slot, received ${total}`,
-      );
-    }
-    partitionCapacities = splitCapacity(total, partitions);
-  } else {
-    const per =
-      o.capacityPerPartition === undefined
-        ? DEFAULT_CAPACITY_PER_PARTITION
-        : ensureInteger('capacityPerPartition', o.capacityPerPartition, 1, MAX_PARTITION_CAPACITY);
-    partitionCapacities = new Array<number>(partitions).fill(per);
-  }
+  const { capacities: partitionCapacities } = resolvePartitioning(
+    o,
+    DEFAULT_CAPACITY_PER_PARTITION,
+    MAX_PARTITION_CAPACITY,
+  );
   const capacity = partitionCapacities.reduce((a, b) => a + b, 0);
 
   const partitionKey =
