@@ -414,6 +414,8 @@ export class Journal {
     } finally {
       this.#pumping = false;
       this.#settle();
+      // Records made during the sync found the pump busy and were not scheduled: write them now.
+      if (this.#pending.length > 0 && !this.#closed) this.#schedule();
     }
   }
 
