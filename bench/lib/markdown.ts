@@ -37,7 +37,7 @@ export function sectionTable(section: Section): string {
   const base = section.rows.find((r) => r.name === section.baseline);
   const byTime = section.statistic !== undefined;
   const lines = [
-    `| task | ${plural(section.unit)}/s | per ${section.unit} (${section.statistic ?? 'median'}) | ±rme | ${byTime ? 'time ' : ''}vs ${section.baseline} |`,
+    `| task | ${plural(section.unit)}/s | per ${section.unit} (${section.statistic ?? section.timeLabel ?? 'median'}) | ±rme | ${byTime ? 'time ' : ''}vs ${section.baseline} |`,
     '|---|--:|--:|--:|--:|',
   ];
   for (const r of section.rows) {

@@ -20,6 +20,8 @@ export interface Section {
   rows: Row[];
   /** What `medianNs` holds when it is not the median, e.g. "p99" (shown in the table's header). */
   statistic?: string;
+  /** What the time column holds for a throughput section whose time is not a median, e.g. "1 ÷ rate". */
+  timeLabel?: string;
 }
 
 /** A goal stated as a ratio of two rows measured in one run: a floor on throughput, or a ceiling on time (latencyTarget). */
