@@ -26,11 +26,10 @@ import { MAX_KEY_BYTES } from '../columnar/key-dictionary.ts';
 import { ErrorCode, EventStoreError, ensureBoolean, ensureInteger, invalidArg } from '../errors.ts';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
-  decodeSnapshotHeader,
   encodeSnapshotFile,
   FLAG_COLUMNAR,
   FLAG_GZIP,
-  readSnapshotPayload,
+  openSnapshotFile,
 } from './serializer.ts';
 import type { EventCodec, PartitionState, SnapshotSerializer } from './types.ts';
 
@@ -194,20 +193,12 @@ export class ColumnarSnapshotSerializer implements SnapshotSerializer<ColumnarPa
   }
 
   async deserialize(file: Uint8Array): Promise<PartitionState<ColumnarPartitionImage>> {
-    const h = decodeSnapshotHeader(file);
-    if ((h.flags & FLAG_COLUMNAR) === 0) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-        'this is an event snapshot (EventStore), not a columnar snapshot',
-      );
-    }
-    if (h.schemaVersion !== this.schemaVersion) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-        `snapshot schema version ${h.schemaVersion} does not match the serializer's ${this.schemaVersion}`,
-      );
-    }
-    const p = await readSnapshotPayload(file, h, this.maxPayloadBytes);
+    const { header: h, payload: p } = await openSnapshotFile(
+      file,
+      true,
+      this.schemaVersion,
+      this.maxPayloadBytes,
+    );
     const n = h.count;
     let off = 0;
     const need = (bytes: number, what: string): void => {

@@ -132,6 +132,34 @@ export async function readSnapshotPayload(
   }
 }
 
+/**
+ * Checks a snapshot file's header, kind (event or columnar) and schema version, then its payload
+ * checksum; returns the header and the (decompressed) payload. Shared by both serializers.
+ */
+export async function openSnapshotFile(
+  file: Uint8Array,
+  columnar: boolean,
+  schemaVersion: number,
+  maxPayloadBytes: number,
+): Promise<{ header: SnapshotHeader; payload: Buffer }> {
+  const header = decodeSnapshotHeader(file);
+  if (((header.flags & FLAG_COLUMNAR) !== 0) !== columnar) {
+    throw new EventStoreError(
+      ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+      columnar
+        ? 'this is an event snapshot (EventStore), not a columnar snapshot'
+        : 'this is a ColumnarEventStore snapshot; an EventStore cannot restore it',
+    );
+  }
+  if (header.schemaVersion !== schemaVersion) {
+    throw new EventStoreError(
+      ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+      `snapshot schema version ${header.schemaVersion} does not match the serializer's ${schemaVersion}`,
+    );
+  }
+  return { header, payload: await readSnapshotPayload(file, header, maxPayloadBytes) };
+}
+
 /** Options of {@link BinarySnapshotSerializer}. */
 export interface BinarySnapshotSerializerOptions<T> {
   /** gzip the payload (level 1, in the thread pool). @default false */
@@ -209,20 +237,12 @@ export class BinarySnapshotSerializer<T> implements SnapshotSerializer<T> {
   }
 
   async deserialize(file: Uint8Array): Promise<PartitionState<T>> {
-    const h = decodeSnapshotHeader(file);
-    if ((h.flags & FLAG_COLUMNAR) !== 0) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-        'this is a ColumnarEventStore snapshot; an EventStore cannot restore it',
-      );
-    }
-    if (h.schemaVersion !== this.schemaVersion) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-        `snapshot schema version ${h.schemaVersion} does not match the serializer's ${this.schemaVersion}`,
-      );
-    }
-    const payload = await readSnapshotPayload(file, h, this.maxPayloadBytes);
+    const { header: h, payload } = await openSnapshotFile(
+      file,
+      false,
+      this.schemaVersion,
+      this.maxPayloadBytes,
+    );
     if (payload.length < 2) throw corrupt('payload too short');
     const nameLength = payload.readUInt16LE(0);
     if (2 + nameLength > payload.length) throw corrupt('codec name runs past the payload');
