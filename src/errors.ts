@@ -136,8 +136,9 @@ export function ensureFunction<F>(name: string, value: unknown): F {
   return value as F;
 }
 
-/** `value` must be a boolean. */
-export function ensureBoolean(name: string, value: unknown): boolean {
+/** `value` must be a boolean; `undefined` gives `fallback` when one is passed (an option's default). */
+export function ensureBoolean(name: string, value: unknown, fallback?: boolean): boolean {
+  if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== 'boolean') {
     throw invalidArg(`\`${name}\` must be a boolean, received ${describe(value)}`);
   }

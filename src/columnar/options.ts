@@ -113,14 +113,12 @@ export function resolveColumnarOptions(options: unknown): ResolvedColumnarOption
     }
     partitionKey = pk;
   }
-  const enableWindowTracking =
-    o.enableWindowTracking === undefined
-      ? true
-      : ensureBoolean('enableWindowTracking', o.enableWindowTracking);
-  const enableFalseSharingProtection =
-    o.enableFalseSharingProtection === undefined
-      ? false
-      : ensureBoolean('enableFalseSharingProtection', o.enableFalseSharingProtection);
+  const enableWindowTracking = ensureBoolean('enableWindowTracking', o.enableWindowTracking, true);
+  const enableFalseSharingProtection = ensureBoolean(
+    'enableFalseSharingProtection',
+    o.enableFalseSharingProtection,
+    false,
+  );
   const keyCapacity =
     o.keyCapacity === undefined
       ? DEFAULT_KEY_CAPACITY

@@ -138,14 +138,12 @@ export function resolveOptions<T>(options: EventStoreOptions<T> | undefined): Re
     }
   }
 
-  const enableWindowTracking =
-    o.enableWindowTracking === undefined
-      ? true
-      : ensureBoolean('enableWindowTracking', o.enableWindowTracking);
-  const enableFalseSharingProtection =
-    o.enableFalseSharingProtection === undefined
-      ? false
-      : ensureBoolean('enableFalseSharingProtection', o.enableFalseSharingProtection);
+  const enableWindowTracking = ensureBoolean('enableWindowTracking', o.enableWindowTracking, true);
+  const enableFalseSharingProtection = ensureBoolean(
+    'enableFalseSharingProtection',
+    o.enableFalseSharingProtection,
+    false,
+  );
 
   let window: ResolvedOptions<T>['window'];
   if (o.window !== undefined) {

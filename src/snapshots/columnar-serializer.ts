@@ -132,7 +132,7 @@ export class ColumnarSnapshotSerializer implements SnapshotSerializer<ColumnarPa
         'columnar snapshots are little-endian; this platform is big-endian',
       );
     }
-    this.compress = options.compress === undefined ? false : ensureBoolean('compress', options.compress);
+    this.compress = ensureBoolean('compress', options.compress, false);
     this.schemaVersion =
       options.schemaVersion === undefined
         ? 1

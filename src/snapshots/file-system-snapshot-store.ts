@@ -94,8 +94,7 @@ export class FileSystemSnapshotStore implements SnapshotStore {
       throw invalidArg(`\`root\` must be a non-empty directory path, received ${describe(root)}`);
     }
     this.root = root;
-    this.fsyncDirectory =
-      options.fsyncDirectory === undefined ? true : ensureBoolean('fsyncDirectory', options.fsyncDirectory);
+    this.fsyncDirectory = ensureBoolean('fsyncDirectory', options.fsyncDirectory, true);
   }
 
   /** File name of a snapshot. */

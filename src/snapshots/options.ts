@@ -56,10 +56,6 @@ export const consoleLogger: SnapshotLogger = {
   },
 };
 
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  return value === undefined ? fallback : ensureBoolean(name, value);
-}
-
 function int(name: string, value: unknown, fallback: number, min: number): number {
   return value === undefined ? fallback : ensureInteger(name, value, min);
 }
@@ -71,7 +67,7 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
   for (const key of Object.keys(options))
     if (!KNOWN.has(key)) throw invalidArg(`unknown snapshot option \`${key}\``);
   const o = options;
-  const enabled = bool('enabled', o.enabled, true);
+  const enabled = ensureBoolean('enabled', o.enabled, true);
   const intervalMs = int('intervalMs', o.intervalMs, 120_000, 0);
   const minEventsBetweenSnapshots = int('minEventsBetweenSnapshots', o.minEventsBetweenSnapshots, 50_000, 0);
   if (enabled && intervalMs === 0 && minEventsBetweenSnapshots === 0) {
@@ -86,7 +82,7 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
       throw invalidArg(`\`journal\` must be an object, received ${describe(j)}`);
     const jo = j as { enabled?: unknown; syncPolicy?: unknown };
     journal = {
-      enabled: bool('journal.enabled', jo.enabled, false),
+      enabled: ensureBoolean('journal.enabled', jo.enabled, false),
       syncPolicy:
         jo.syncPolicy === undefined
           ? 'everysec'
@@ -117,10 +113,10 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
         ? 100
         : ensurePositiveNumber('backoffBaseDelayMs', o.backoffBaseDelayMs),
     backoffFactor: o.backoffFactor === undefined ? 2 : ensurePositiveNumber('backoffFactor', o.backoffFactor),
-    compactBeforeSnapshot: bool('compactBeforeSnapshot', o.compactBeforeSnapshot, true),
-    enableLocalTracing: bool('enableLocalTracing', o.enableLocalTracing, false),
-    finalSnapshotOnShutdown: bool('finalSnapshotOnShutdown', o.finalSnapshotOnShutdown, true),
-    allowEmptyRestore: bool('allowEmptyRestore', o.allowEmptyRestore, false),
+    compactBeforeSnapshot: ensureBoolean('compactBeforeSnapshot', o.compactBeforeSnapshot, true),
+    enableLocalTracing: ensureBoolean('enableLocalTracing', o.enableLocalTracing, false),
+    finalSnapshotOnShutdown: ensureBoolean('finalSnapshotOnShutdown', o.finalSnapshotOnShutdown, true),
+    allowEmptyRestore: ensureBoolean('allowEmptyRestore', o.allowEmptyRestore, false),
     journal,
     logger,
   };

@@ -183,7 +183,7 @@ export class BinarySnapshotSerializer<T> implements SnapshotSerializer<T> {
 
   constructor(options: BinarySnapshotSerializerOptions<T> = {}) {
     if (typeof options !== 'object' || options === null) throw invalidArg('`options` must be an object');
-    this.compress = options.compress === undefined ? false : ensureBoolean('compress', options.compress);
+    this.compress = ensureBoolean('compress', options.compress, false);
     this.codec = options.codec ?? new JsonEventCodec<T>();
     this.schemaVersion =
       options.schemaVersion === undefined
