@@ -62,6 +62,8 @@ export const ErrorCode = {
   LIMIT_EXCEEDED: 'ES_ERR_LIMIT_EXCEEDED',
   /** HTTP: the server is shutting down and takes no new requests. */
   SHUTTING_DOWN: 'ES_ERR_SHUTTING_DOWN',
+  /** HTTP: fail-closed mode: snapshots have been failing for longer than `failClosedAfterMs`; appends wait. */
+  SNAPSHOTS_FAILING: 'ES_ERR_SNAPSHOTS_FAILING',
   /** HTTP: an unexpected server failure (logged by the server). */
   INTERNAL: 'ES_ERR_INTERNAL',
   /** Client: the server could not be reached, or the connection broke before a response. */

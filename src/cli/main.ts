@@ -20,6 +20,7 @@ const USAGE = `Usage:
       --stream-capacity <n>   events held per stream (default 100000)
       --max-streams <n>       live streams at most (default 1000)
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
+      --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
       --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
   lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
@@ -38,6 +39,7 @@ const SERVE_OPTIONS = {
   'stream-capacity': { type: 'string' },
   'max-streams': { type: 'string' },
   'snapshot-interval-ms': { type: 'string' },
+  'fail-closed-after-ms': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -71,6 +73,7 @@ async function serve(argv: string[]): Promise<number> {
   set('streamCapacity', integerArg('stream-capacity', values['stream-capacity']));
   set('maxStreams', integerArg('max-streams', values['max-streams']));
   set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));
+  set('failClosedAfterMs', integerArg('fail-closed-after-ms', values['fail-closed-after-ms']));
   if (values.fsync !== undefined) {
     if (values.fsync !== 'always' && values.fsync !== 'everysec' && values.fsync !== 'no') {
       throw new UsageError(`--fsync must be always, everysec or no, received ${values.fsync}`);

@@ -73,6 +73,13 @@ export interface ServerOptions {
   snapshotIntervalMs?: number;
   /** Snapshot trigger by shard changes (appends, creates, deletes). @default 50_000 */
   snapshotEveryOps?: number;
+  /**
+   * Fail-closed mode: once snapshots have been failing for this long (the oldest change a failed save
+   * should have persisted is this old), appends and deletes answer 503 `ES_ERR_SNAPSHOTS_FAILING` until
+   * a save succeeds; reads keep working. Needs `dataDir`. @default undefined (off: appends go on,
+   * kept by the journal, and the failures show in /metrics and the log)
+   */
+  failClosedAfterMs?: number;
   /** Shards of the data directory (fixed for its life). @default 8 */
   shards?: number;
   /** pino level. @default env LOCKFREE_EVENTSTORE_LOG_LEVEL or 'info' */
@@ -194,6 +201,11 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
           new BinarySnapshotSerializer<ShardOp>(),
           new FileSystemSnapshotStore(o.dataDir, { fsyncDirectory: true }),
         );
+  const failClosedAfterMs =
+    o.failClosedAfterMs === undefined ? undefined : positive('failClosedAfterMs', o.failClosedAfterMs, 0, 0);
+  if (failClosedAfterMs !== undefined && snapshotter === undefined) {
+    throw new EventStoreError(ErrorCode.INVALID_ARG, '`failClosedAfterMs` needs `dataDir` (snapshots)');
+  }
   const metrics = new ServerMetrics();
   const live = new Set<LiveResponse>();
   let draining = false;
@@ -219,6 +231,12 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
     corsOrigin: o.corsOrigin,
     live,
     draining: () => draining,
+    snapshotsFailingForMs: () => snapshotter?.failingForMs() ?? 0,
+    failClosedForMs: () => {
+      if (failClosedAfterMs === undefined || snapshotter === undefined) return 0;
+      const failingMs = snapshotter.failingForMs();
+      return failingMs > 0 && failingMs >= failClosedAfterMs ? failingMs : 0;
+    },
     flush: () => (snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal()),
     snapshotMetrics: () => snapshotter?.metrics(),
   };

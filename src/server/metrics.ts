@@ -26,6 +26,8 @@ export interface MetricsSnapshot {
   events: number;
   producersEvicted: number;
   snapshots: SnapshotterMetrics | undefined;
+  snapshotsFailingForMs: number;
+  failClosed: boolean;
 }
 
 function line(out: string[], name: string, help: string, type: string, samples: [string, number][]) {
@@ -101,6 +103,16 @@ export function renderPrometheus(s: MetricsSnapshot): string {
       'gauge',
       per((p) => p.eventsSinceLastSnapshot),
     );
+    line(
+      out,
+      'eventstore_snapshots_failing_seconds',
+      'Age of the oldest change a failed snapshot save should have persisted (0: none failing).',
+      'gauge',
+      [['', Math.round(s.snapshotsFailingForMs / 100) / 10]],
+    );
+    line(out, 'eventstore_fail_closed', '1 while fail-closed mode refuses changes.', 'gauge', [
+      ['', s.failClosed ? 1 : 0],
+    ]);
     line(out, 'eventstore_snapshot_failed_jobs_total', 'Snapshot jobs that gave up.', 'counter', [
       ['', snap.totalFailedJobs],
     ]);

@@ -25,6 +25,7 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> =
   [ErrorCode.INTERNAL]: 500,
   [ErrorCode.JOURNAL_FAILED]: 503,
   [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.SNAPSHOTS_FAILING]: 503,
 };
 
 const TITLES: Record<number, string> = {

@@ -44,6 +44,10 @@ export interface RouteContext {
   readonly corsOrigin: string | undefined;
   readonly live: Set<LiveResponse>;
   draining(): boolean;
+  /** Age of the oldest change a failed snapshot save should have persisted; 0 when none is failing. */
+  snapshotsFailingForMs(): number;
+  /** Fail-closed mode: milliseconds snapshots have been failing, if past the threshold; 0 otherwise. */
+  failClosedForMs(): number;
   /** Resolves when every change made so far is in the journal (immediately without persistence). */
   flush(): Promise<void>;
   snapshotMetrics(): SnapshotterMetrics | undefined;
@@ -234,6 +238,8 @@ export async function handleRequest(
         events: ctx.registry.eventCount(),
         producersEvicted: ctx.registry.producersEvicted,
         snapshots: ctx.snapshotMetrics(),
+        snapshotsFailingForMs: ctx.snapshotsFailingForMs(),
+        failClosed: ctx.failClosedForMs() > 0,
       });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(text);
@@ -296,6 +302,7 @@ async function append(
   const body = await readBody(req, ctx.limits.maxBodyBytes);
   const events = parseEvents(body, format);
   if (ctx.draining()) throw new HttpProblem(ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
+  refuseWritesIfFailClosed(ctx);
   const result = ctx.registry.append(name, events, {
     expectedVersion,
     producer,
@@ -444,7 +451,21 @@ function aggregate(res: ServerResponse, ctx: RouteContext, name: string, params:
   sendJson(res, 200, { stream: name, ...stream.aggregate(field, groupBy, range) });
 }
 
+/** Fail-closed mode (like Redis' stop-writes-on-bgsave-error): changes wait until a snapshot succeeds. */
+function refuseWritesIfFailClosed(ctx: RouteContext): void {
+  const failingMs = ctx.failClosedForMs();
+  if (failingMs > 0) {
+    throw new HttpProblem(
+      ErrorCode.SNAPSHOTS_FAILING,
+      `snapshots have been failing for ${Math.round(failingMs)} ms; the server takes no changes until one succeeds (reads still work)`,
+      { failingForMs: Math.round(failingMs) },
+      { 'retry-after': '1' },
+    );
+  }
+}
+
 async function remove(res: ServerResponse, ctx: RouteContext, name: string): Promise<void> {
+  refuseWritesIfFailClosed(ctx);
   const stream = ctx.registry.delete(name);
   if (stream === undefined) {
     throw new HttpProblem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
@@ -489,6 +510,8 @@ function stats(ctx: RouteContext): Record<string, unknown> {
             snapshotFailures: snap.partitions.reduce((n, p) => n + p.failures, 0),
             journalFailures: snap.journalFailures,
             journalRecordsReplayed: snap.journalRecordsReplayed,
+            snapshotsFailingForMs: Math.round(ctx.snapshotsFailingForMs()),
+            failClosed: ctx.failClosedForMs() > 0,
           },
     memory: { rssBytes: process.memoryUsage.rss() },
   };

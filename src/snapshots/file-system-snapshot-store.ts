@@ -240,11 +240,11 @@ export class FileSystemSnapshotStore implements SnapshotStore {
     return readFile(this.#segmentPath(segment));
   }
 
-  async createJournalSegment(segment: number): Promise<JournalSegmentFile> {
+  async createJournalSegment(segment: number, syncDirectory = true): Promise<JournalSegmentFile> {
     const dir = this.#journalDir();
     await mkdir(dir, { recursive: true });
     const fh = await open(this.#segmentPath(segment), 'wx');
-    if (this.fsyncDirectory) {
+    if (this.fsyncDirectory && syncDirectory) {
       try {
         await fsyncDir(dir);
       } catch (err) {

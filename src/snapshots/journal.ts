@@ -316,7 +316,7 @@ export class Journal {
     }
     const segment = this.#nextSegment++;
     this.#segments.set(segment, { touched: new Set(), coveredByRound: undefined });
-    const file = await this.#store.createJournalSegment(segment);
+    const file = await this.#store.createJournalSegment(segment, this.policy !== 'no');
     try {
       await file.append(this.#header);
     } catch (err) {

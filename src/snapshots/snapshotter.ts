@@ -68,6 +68,8 @@ interface PartitionBook {
   successes: number;
   failures: number;
   lastSaveAttempts: number;
+  /** Capture time of the oldest failed save not followed by a successful one (undefined: not failing). */
+  failingSinceMs: number | undefined;
   /** `mutations()` value captured by the last saved snapshot. */
   savedMutations: number;
   /** Capture round of the last saved snapshot (journal segments closed before it are covered). */
@@ -138,6 +140,7 @@ export class Snapshotter<T> {
       successes: 0,
       failures: 0,
       lastSaveAttempts: 0,
+      failingSinceMs: undefined,
       savedMutations: 0,
       savedRound: 0,
       busy: false,
@@ -193,6 +196,17 @@ export class Snapshotter<T> {
     return this.#journal.flush();
   }
 
+  /**
+   * How long snapshots have been failing: the age of the oldest change that a failed save should have
+   * persisted and no later save has (0 when every partition's latest save succeeded). Cheap.
+   */
+  failingForMs(nowMs: number = Date.now()): number {
+    let since = Number.POSITIVE_INFINITY;
+    for (const b of this.#books)
+      if (b.failingSinceMs !== undefined && b.failingSinceMs < since) since = b.failingSinceMs;
+    return since === Number.POSITIVE_INFINITY ? 0 : Math.max(0, nowMs - since);
+  }
+
   /** Per-partition and overall metrics. Cheap: no partition is copied. */
   metrics(): SnapshotterMetrics {
     const partitions: PartitionSnapshotMetrics[] = this.#books.map((b, partition) => ({
@@ -203,6 +217,7 @@ export class Snapshotter<T> {
       failures: b.failures,
       eventsSinceLastSnapshot: Math.max(0, this.#target.version(partition) - Math.max(0, b.lastVersion)),
       lastSaveAttempts: b.lastSaveAttempts,
+      failingSince: b.failingSinceMs === undefined ? undefined : new Date(b.failingSinceMs),
     }));
     return {
       partitions,
@@ -549,6 +564,7 @@ export class Snapshotter<T> {
       } catch (err) {
         book.failures++;
         book.lastSaveAttempts = attempts;
+        book.failingSinceMs ??= state.takenAtMs;
         this.#totalFailedJobs++;
         span?.setAttributes({ attempts, outcome: 'failure' });
         this.options.logger.error(
@@ -559,6 +575,7 @@ export class Snapshotter<T> {
       }
       book.successes++;
       book.lastSaveAttempts = attempts;
+      book.failingSinceMs = undefined;
       book.lastVersion = state.version;
       book.lastSnapshotAt = new Date(state.takenAtMs);
       book.savedMutations = job.mutations;

@@ -82,7 +82,11 @@ export interface SnapshotStore {
   /** Journal segments present, oldest first. */
   listJournalSegments(): Promise<number[]>;
   readJournalSegment(segment: number): Promise<Uint8Array>;
-  createJournalSegment(segment: number): Promise<JournalSegmentFile>;
+  /**
+   * Creates a new, empty segment file. `syncDirectory: false` skips the directory fsync that makes
+   * the new name durable (the journal's 'no' policy never fsyncs). @default true
+   */
+  createJournalSegment(segment: number, syncDirectory?: boolean): Promise<JournalSegmentFile>;
   deleteJournalSegment(segment: number): Promise<void>;
 }
 
@@ -153,6 +157,8 @@ export interface PartitionSnapshotMetrics {
   eventsSinceLastSnapshot: number;
   /** Attempts used by the last save job. */
   lastSaveAttempts: number;
+  /** Capture time of the oldest failed save that no successful save has replaced; undefined if none. */
+  failingSince: Date | undefined;
 }
 
 /** Metrics of a {@link Snapshotter}. */

@@ -13,12 +13,14 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
-export async function spawnServer(args: string[]): Promise<ServerProcess> {
-  const child = spawn(
+/** `wrapper`: a command that runs the server (e.g. `['fiu-run', '-x']`), exec'ing it in its own pid. */
+export async function spawnServer(args: string[], wrapper: string[] = []): Promise<ServerProcess> {
+  const command = [
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--log-level', 'warn', ...args],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    ...['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--log-level', 'warn', ...args],
+  ];
+  const [program, ...rest] = [...wrapper, ...command];
+  const child = spawn(program!, rest, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
