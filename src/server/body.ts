@@ -81,11 +81,20 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
+/** The events of an append body, and their JSON text as one array when the body already is that. */
+export interface ParsedEvents {
+  events: unknown[];
+  /** UTF-8 JSON text of `events` as an array (a JSON-array body without a BOM); else undefined. */
+  json: Uint8Array | undefined;
+}
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+
 /**
  * The events of an append body: a JSON value is one event, a JSON array is a batch, NDJSON is one event
  * per non-blank line. An empty body (or batch) is 400; bad JSON or UTF-8 is 400 ES_ERR_INVALID_JSON.
  */
-export function parseEvents(body: Buffer, format: AppendFormat): unknown[] {
+export function parseEvents(body: Buffer, format: AppendFormat): ParsedEvents {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -95,9 +104,11 @@ export function parseEvents(body: Buffer, format: AppendFormat): unknown[] {
   if (text.trim() === '') throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the request body is empty');
   if (format === 'json') {
     const value = parseJson(text, 'the request body');
-    if (!Array.isArray(value)) return [value];
+    if (!Array.isArray(value)) return { events: [value], json: undefined };
     if (value.length === 0) throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
-    return value;
+    // The decoder dropped a byte-order mark from `text`; the bytes must lose it too to stay JSON.
+    const bom = body.length >= 3 && UTF8_BOM.every((b, i) => body[i] === b);
+    return { events: value, json: bom ? body.subarray(3) : body };
   }
   const events: unknown[] = [];
   const lines = text.split('\n');
@@ -106,5 +117,5 @@ export function parseEvents(body: Buffer, format: AppendFormat): unknown[] {
     if (line.trim() === '') continue;
     events.push(parseJson(line, `NDJSON line ${i + 1}`));
   }
-  return events;
+  return { events, json: undefined };
 }

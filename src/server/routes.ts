@@ -300,7 +300,7 @@ async function append(
     throw badRequest(`capacity must be in [1, ${ctx.limits.maxStreamCapacity}], received ${capacity}`);
   }
   const body = await readBody(req, ctx.limits.maxBodyBytes);
-  const events = parseEvents(body, format);
+  const { events, json } = parseEvents(body, format);
   if (ctx.draining()) throw new HttpProblem(ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
   refuseWritesIfFailClosed(ctx);
   const result = ctx.registry.append(name, events, {
@@ -309,6 +309,7 @@ async function append(
     hash: crc32(body),
     capacity,
     timestamp: Date.now(),
+    json,
   });
   const stream = ctx.registry.get(name);
   // Acknowledge only what the journal holds; the wait is shared by every append of this turn.

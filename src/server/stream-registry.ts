@@ -1,7 +1,8 @@
 // The server's streams, grouped into a fixed number of shards (stream -> shard by a stable name
 // hash), and the SnapshotTarget that lets the generic Snapshotter persist them: a shard's state is a
 // list of JSON ops (create, append, producers, tombstone) replayed on restore, and every change is one
-// journaled op. Owned by the server's thread: appends, deletes and captures are synchronous steps, so a
+// journaled op. An append is journaled as a `batch` op whose data array is the request body's own JSON
+// text, spliced into the record instead of being serialised again. Owned by the server's thread: appends, deletes and captures are synchronous steps, so a
 // capture is an exact prefix of the shard's op history.
 
 import { partitionForKey } from '../core/partitioner.ts';
@@ -13,10 +14,19 @@ import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent
 /** One change of a shard, as journaled and as captured in a snapshot. JSON-compatible. */
 export type ShardOp =
   | { k: 'create'; s: string; cap: number; next: number }
-  | { k: 'append'; s: string; ev: StoredEvent[]; p?: { id: string; epoch: number; ack: ProducerAck } }
+  | { k: 'append'; s: string; ev: StoredEvent[]; p?: ProducerOp }
+  /** One append request: events `o`, `o + 1`, … with one receive time `t` and data values `d`. */
+  | { k: 'batch'; s: string; o: number; t: number; p?: ProducerOp; d: unknown[] }
   | { k: 'producers'; s: string; list: [string, ProducerState][] }
   | { k: 'delete'; s: string }
   | { k: 'tomb'; s: string; next: number };
+
+/** The producer state an append op records. */
+interface ProducerOp {
+  id: string;
+  epoch: number;
+  ack: ProducerAck;
+}
 
 /** Identity of an idempotent producer request. */
 export interface ProducerRequest {
@@ -34,6 +44,12 @@ export interface AppendRequest {
   capacity?: number | undefined;
   /** Server receive time, epoch ms. */
   timestamp: number;
+  /**
+   * The UTF-8 JSON text of the data values as one array (e.g. the request body of a JSON-array
+   * append), if at hand: the JSON journal record embeds these bytes instead of serialising the data
+   * again. Must parse to exactly the values given.
+   */
+  json?: Uint8Array | undefined;
 }
 
 export interface AppendResult {
@@ -175,8 +191,7 @@ export class StreamRegistry {
         `the server holds its maximum of ${this.options.maxStreams} streams`,
       );
     }
-    const ev: StoredEvent[] = data.map((d, i) => ({ offset: next + i, timestamp: req.timestamp, data: d }));
-    const op: ShardOp = { k: 'append', s: name, ev };
+    const op: ShardOp = { k: 'batch', s: name, o: next, t: req.timestamp, d: data as unknown[] };
     if (producer !== undefined) {
       op.p = {
         id: producer.id,
@@ -195,7 +210,12 @@ export class StreamRegistry {
     const createOp: ShardOp | undefined =
       existing === undefined ? { k: 'create', s: name, cap: capacity, next } : undefined;
     const encodedCreate = createOp !== undefined ? hook?.encode(createOp) : undefined;
-    const encodedAppend = hook?.encode(op);
+    const encodedAppend =
+      hook === undefined
+        ? undefined
+        : hook.codecName === 'json' && req.json !== undefined
+          ? encodeBatchJson(op, req.json)
+          : hook.encode(op);
     if (createOp !== undefined) this.#record(shardIndex, createOp, encodedCreate);
     this.#record(shardIndex, op, encodedAppend);
     if (fresh && producer !== undefined) this.#trimProducers(this.get(name)!);
@@ -236,19 +256,17 @@ export class StreamRegistry {
         if (stream === undefined) throw new Error(`append op for missing stream ${op.s}`);
         stream.append(op.ev);
         if (restored) stream.committed = stream.next;
-        if (op.p !== undefined) {
-          const { id, epoch, ack } = op.p;
-          let state = stream.producers.get(id);
-          if (state === undefined || state.epoch !== epoch) {
-            state = { epoch, lastSeq: ack.seq, recent: [] };
-          }
-          // Re-inserted so the map's order is least recently used first (for trimming).
-          stream.producers.delete(id);
-          stream.producers.set(id, state);
-          state.lastSeq = ack.seq;
-          state.recent.push(ack);
-          if (state.recent.length > PRODUCER_WINDOW) state.recent.shift();
-        }
+        if (op.p !== undefined) this.#recordProducer(stream, op.p);
+        return;
+      }
+      case 'batch': {
+        const stream = shard.streams.get(op.s);
+        if (stream === undefined) throw new Error(`batch op for missing stream ${op.s}`);
+        const ev: StoredEvent[] = new Array(op.d.length);
+        for (let i = 0; i < ev.length; i++) ev[i] = { offset: op.o + i, timestamp: op.t, data: op.d[i] };
+        stream.append(ev);
+        if (restored) stream.committed = stream.next;
+        if (op.p !== undefined) this.#recordProducer(stream, op.p);
         return;
       }
       case 'producers': {
@@ -270,6 +288,17 @@ export class StreamRegistry {
         shard.tombstones.set(op.s, op.next);
         return;
     }
+  }
+
+  #recordProducer(stream: Stream, { id, epoch, ack }: ProducerOp): void {
+    let state = stream.producers.get(id);
+    if (state === undefined || state.epoch !== epoch) state = { epoch, lastSeq: ack.seq, recent: [] };
+    // Re-inserted so the map's order is least recently used first (for trimming).
+    stream.producers.delete(id);
+    stream.producers.set(id, state);
+    state.lastSeq = ack.seq;
+    state.recent.push(ack);
+    if (state.recent.length > PRODUCER_WINDOW) state.recent.shift();
   }
 
   #trimProducers(stream: Stream): void {
@@ -334,4 +363,16 @@ export class StreamRegistry {
       },
     };
   }
+}
+
+const RECORD_END = Buffer.from('}');
+
+/**
+ * The JSON codec's bytes for a `batch` op, with `json` (the data array's JSON text) spliced in as `d`:
+ * JSON.parse of the result equals the op. Saves serialising every event a second time.
+ */
+function encodeBatchJson(op: Extract<ShardOp, { k: 'batch' }>, json: Uint8Array): Uint8Array {
+  const p = op.p === undefined ? '' : `,"p":${JSON.stringify(op.p)}`;
+  const head = Buffer.from(`{"k":"batch","s":${JSON.stringify(op.s)},"o":${op.o},"t":${op.t}${p},"d":`);
+  return Buffer.concat([head, json, RECORD_END]);
 }

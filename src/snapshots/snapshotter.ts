@@ -49,6 +49,8 @@ export interface SnapshotTarget<T> {
 
 /** Called by the store on every change when the journal is on. `encode` runs before the change. */
 export interface JournalHook<T> {
+  /** Name of the codec `encode` uses (`'json'`, `'v8'`): a store may build the same bytes itself. */
+  readonly codecName: string;
   encode(event: T): Uint8Array;
   appended(partition: number, sequence: number, encoded: Uint8Array): void;
   /** `changed`: the partitions the clear/purge actually changed. */
@@ -424,6 +426,7 @@ export class Snapshotter<T> {
     this.#journal = journal;
     const codec = this.#serializer.codec;
     this.#target.setJournalHook({
+      codecName: codec.name,
       encode: (event) => codec.encode(event),
       appended: (partition, sequence, encoded) =>
         journal.record(encodeAppendRecord(partition, sequence, encoded), partition),

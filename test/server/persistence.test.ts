@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { get, post, startServer, tempDir } from '../helpers/server.ts';
+import { spawnServer } from '../helpers/server-process.ts';
 
 const producer = (seq: number, epoch = 7) => ({
   'producer-id': 'gw-1',
@@ -90,6 +91,43 @@ describe('the data directory lock', () => {
       const b = await startServer({}, dir);
       await b.close();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('journal records of JSON-array appends (the body spliced in)', () => {
+  it('replay to exactly the values the live server held: BOM, whitespace, unicode, big numbers, producers', async () => {
+    const dir = await tempDir();
+    // No snapshot before the kill: the restart rebuilds everything from the journal alone.
+    const args = ['--data-dir', dir, '--snapshot-interval-ms', '3600000'];
+    let server = await spawnServer(args);
+    try {
+      const bodies = [
+        '\uFEFF[{"a":1},{"b":[true,null]}]',
+        ' [\n {"text":"caf\u00e9 \u2603 \ud83d\ude00","esc":"\\u00e9\\n\\"q\\""} ,\r\n 2.50, -0, 1e400, "x"]\n',
+        '[{"__proto__":{"polluted":1},"constructor":"c"}]',
+        '[{"deep":[[[[{"k":9007199254740993}]]]]}]',
+        '{"single":"object, not an array"}',
+      ];
+      for (const body of bodies) {
+        const r = await post(`${server.url}/streams/splice`, body);
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+      }
+      const ack = await post(`${server.url}/streams/splice`, '[{"p":1},{"p":2}]', producer(0));
+      assert.equal(ack.status, 201);
+      const before = await events(server.url, 'splice');
+      assert.equal(before.length, 12);
+      server.child.kill('SIGKILL');
+      await server.exited;
+      server = await spawnServer(args);
+      assert.deepEqual(await events(server.url, 'splice'), before);
+      const retry = await post(`${server.url}/streams/splice`, '[{"p":1},{"p":2}]', producer(0));
+      assert.equal(retry.status, 200, 'the producer retry is recognised after a journal-only restart');
+      assert.equal(retry.body.firstOffset, ack.body.firstOffset);
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
       await rm(dir, { recursive: true, force: true });
     }
   });
