@@ -3,8 +3,8 @@
 // Owned by the server's thread; every method is synchronous. Offsets never repeat: offset =
 // `base` + the partition's version, and `base` is the first offset held when the stream was (re)built.
 
-import type { GroupResult } from '../core/event-store.ts';
 import { EventStore } from '../core/event-store.ts';
+import { StreamColumns } from './stream-columns.ts';
 
 /** An event as the server stores and returns it. */
 export interface StoredEvent {
@@ -59,16 +59,6 @@ export interface FieldAggregate {
 
 const timestampOf = (e: StoredEvent): number => e.timestamp;
 
-/** Reads a dotted path (`a.b`) of an event's data. */
-export function fieldOf(data: unknown, path: readonly string[]): unknown {
-  let v: unknown = data;
-  for (const key of path) {
-    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
-}
-
 export class Stream {
   readonly name: string;
   readonly capacity: number;
@@ -83,6 +73,8 @@ export class Stream {
   readonly producers = new Map<string, ProducerState>();
   deleted = false;
   readonly #listeners = new Set<() => void>();
+  /** Typed columns of the aggregated fields, created by the first aggregation. */
+  #columns: StreamColumns | undefined;
 
   constructor(name: string, capacity: number, shard: number, base: number) {
     this.name = name;
@@ -165,34 +157,19 @@ export class Stream {
     groupBy: readonly string[] | undefined,
     range: { from?: number; to?: number },
   ): FieldAggregate & { groups: Record<string, FieldAggregate> } {
-    const committed = this.committed;
-    const value = (e: StoredEvent): number => fieldOf(e.data, field) as number;
-    const numeric = (e: StoredEvent): boolean => {
-      if (e.offset >= committed) return false;
-      const v = fieldOf(e.data, field);
-      return typeof v === 'number' && Number.isFinite(v);
-    };
-    const q = { ...range, filter: numeric };
-    const w = this.store.window(value, q);
-    // No prototype: a group key such as `__proto__` is an ordinary key.
-    const groups = Object.create(null) as Record<string, FieldAggregate>;
-    if (groupBy !== undefined) {
-      const keyOf = (e: StoredEvent): string => String(fieldOf(e.data, groupBy));
-      const keyed = (e: StoredEvent): boolean => {
-        if (!numeric(e)) return false;
-        const k = fieldOf(e.data, groupBy);
-        return typeof k === 'string' || typeof k === 'number' || typeof k === 'boolean';
-      };
-      const byKey: Map<string, GroupResult> = this.store.groupBy(keyOf, value, { ...range, filter: keyed });
-      for (const [k, g] of byKey) groups[k] = { ...g };
-    }
-    return {
-      count: w.count,
-      sum: w.sum,
-      min: w.min ?? null,
-      max: w.max ?? null,
-      average: w.average ?? null,
-      groups,
-    };
+    this.#columns ??= new StreamColumns(
+      this.capacity,
+      (from, to) => this.store.readVersions(0, from - this.base, to - from).events,
+    );
+    const end = this.committed;
+    const first = Math.min(this.firstOffset, end);
+    return this.#columns.aggregate(
+      first,
+      end,
+      field,
+      groupBy,
+      range.from ?? Number.NEGATIVE_INFINITY,
+      range.to ?? Number.POSITIVE_INFINITY,
+    );
   }
 }
