@@ -81,14 +81,16 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
-/** The events of an append body, and their JSON text as one array when the body already is that. */
+/** The events of an append body, and (for JSON bodies) their JSON text as one array, from the body bytes. */
 export interface ParsedEvents {
   events: unknown[];
-  /** UTF-8 JSON text of `events` as an array (a JSON-array body without a BOM); else undefined. */
+  /** UTF-8 JSON text of `events` as an array (a JSON body without its BOM, bracketed if needed). */
   json: Uint8Array | undefined;
 }
 
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
 
 /**
  * The events of an append body: a JSON value is one event, a JSON array is a batch, NDJSON is one event
@@ -104,11 +106,12 @@ export function parseEvents(body: Buffer, format: AppendFormat): ParsedEvents {
   if (text.trim() === '') throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the request body is empty');
   if (format === 'json') {
     const value = parseJson(text, 'the request body');
-    if (!Array.isArray(value)) return { events: [value], json: undefined };
-    if (value.length === 0) throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
     // The decoder dropped a byte-order mark from `text`; the bytes must lose it too to stay JSON.
     const bom = body.length >= 3 && UTF8_BOM.every((b, i) => body[i] === b);
-    return { events: value, json: bom ? body.subarray(3) : body };
+    const json = bom ? body.subarray(3) : body;
+    if (!Array.isArray(value)) return { events: [value], json: Buffer.concat([OPEN, json, CLOSE]) };
+    if (value.length === 0) throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
+    return { events: value, json };
   }
   const events: unknown[] = [];
   const lines = text.split('\n');

@@ -109,6 +109,7 @@ describe('journal records of JSON-array appends (the body spliced in)', () => {
         '[{"__proto__":{"polluted":1},"constructor":"c"}]',
         '[{"deep":[[[[{"k":9007199254740993}]]]]}]',
         '{"single":"object, not an array"}',
+        '\uFEFF {"bom":"and a single object"} ',
       ];
       for (const body of bodies) {
         const r = await post(`${server.url}/streams/splice`, body);
@@ -117,7 +118,7 @@ describe('journal records of JSON-array appends (the body spliced in)', () => {
       const ack = await post(`${server.url}/streams/splice`, '[{"p":1},{"p":2}]', producer(0));
       assert.equal(ack.status, 201);
       const before = await events(server.url, 'splice');
-      assert.equal(before.length, 12);
+      assert.equal(before.length, 13);
       server.child.kill('SIGKILL');
       await server.exited;
       server = await spawnServer(args);
