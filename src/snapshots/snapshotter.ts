@@ -178,12 +178,23 @@ export class Snapshotter<T> {
     if (this.#journal !== undefined) await this.#journal.close();
   }
 
-  /** Snapshots every changed partition now; resolves with the number saved when the jobs finish. */
+  /**
+   * Snapshots every changed partition now; resolves with the number saved when the jobs finish. Every
+   * change made before the call is covered (if the saves succeed), also in partitions that were busy
+   * with an earlier save at the call.
+   */
   async snapshotNow(): Promise<number> {
     if (!this.options.enabled) return 0;
     const before = this.#books.reduce((n, b) => n + b.successes, 0);
+    // A round skips partitions whose save is still running: that save captured an older state, so
+    // those partitions are captured again once it has finished.
+    const busyAtCall = this.#books.some((b) => b.busy);
     this.#runRound();
     await this.#idle();
+    if (busyAtCall) {
+      this.#runRound();
+      await this.#idle();
+    }
     return this.#books.reduce((n, b) => n + b.successes, 0) - before;
   }
 

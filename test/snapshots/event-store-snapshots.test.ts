@@ -168,6 +168,26 @@ describe('EventStore snapshots', () => {
     );
   });
 
+  it('a snapshotNow() (and so stop()) made while a save runs covers the changes made after that save began', async () => {
+    const root = await freshRoot();
+    const a = open(root);
+    for (let i = 0; i < 600; i++) a.es.tryAppend(reading(i), 1);
+    const first = a.snapshotter.snapshotNow(); // partition 1 is busy saving 600 events
+    for (let i = 600; i < 610; i++) a.es.tryAppend(reading(i), 1);
+    const second = a.snapshotter.snapshotNow();
+    for (let i = 610; i < 620; i++) a.es.tryAppend(reading(i), 1);
+    await a.snapshotter.stop();
+    await first;
+    assert.ok((await second) >= 1, 'the second call saved the partition again');
+    const b = open(root);
+    await b.es.restoreFromSnapshots();
+    assert.deepEqual(
+      b.es.snapshot().map((r) => r.id),
+      Array.from({ length: 620 }, (_, i) => i),
+      'the final snapshot of stop() holds every append made before it',
+    );
+  });
+
   it('falls back to the previous snapshot when the newest is truncated or bit-flipped, and says so', async () => {
     for (const damage of ['truncate', 'flip'] as const) {
       const root = await freshRoot();
