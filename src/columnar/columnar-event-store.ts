@@ -1261,6 +1261,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     const vc = this.#numericColumn(valueColumn);
     const r = this.#resolve(q);
     const groups = new GroupAcc(this.#keys.size);
+    const chunk = new ChunkGroups(this.#keys.size);
     const ids = new Int32Array(CHUNK);
     const vals = new Float64Array(CHUNK);
     const simple = r.whereCols.length === 0 && r.filter === undefined;
@@ -1279,12 +1280,13 @@ export class ColumnarEventStore<S extends ColumnSchema> {
         seq,
         (a, n) => {
           if (simple) {
-            let m = 0;
+            // Straight into per-chunk groups (dropped if the chunk turns out overwritten).
+            chunk.clear();
             let slot = a % cap;
             let z = a;
             for (let left = n; left > 0; ) {
               const len = Math.min(left, cap - slot);
-              m = groupKernel(
+              groupKernel(
                 seq.allPublished ? undefined : stamps,
                 ts,
                 ks,
@@ -1294,15 +1296,13 @@ export class ColumnarEventStore<S extends ColumnSchema> {
                 z - slot,
                 from,
                 to,
-                ids,
-                vals,
-                m,
+                chunk,
               );
               left -= len;
               slot = 0;
               z = seq.wrap(z + len);
             }
-            return m;
+            return -1;
           }
           let m = 0;
           let z = a;
@@ -1327,7 +1327,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
           }
           return m;
         },
-        (m) => groups.add(ids, vals, m),
+        (m) => (m < 0 ? groups.merge(chunk) : groups.add(ids, vals, m)),
       );
     }
     return groups;
@@ -1472,30 +1472,62 @@ function groupKernel(
   off: number,
   from: number,
   to: number,
-  ids: Int32Array,
-  vals: Float64Array,
-  m: number,
-): number {
-  if (stamps === undefined) {
-    // Every row of the range is published (see Sequencer.allPublished): no stamp check.
-    for (let i = i0; i < i1; i++) {
-      const t = ts[i]!;
-      if (t < from || t > to) continue;
-      ids[m] = ks[i]!;
-      vals[m] = vs[i]!;
-      m++;
-    }
-    return m;
-  }
+  g: ChunkGroups,
+): void {
+  let d = g.data;
+  const touched = g.touched;
+  let nt = g.touchedCount;
   for (let i = i0; i < i1; i++) {
-    if ((stamps[i]! & READABLE_MASK) !== i + off) continue;
+    // Without stamps every row of the range is published (see Sequencer.allPublished).
+    if (stamps !== undefined && (stamps[i]! & READABLE_MASK) !== i + off) continue;
     const t = ts[i]!;
     if (t < from || t > to) continue;
-    ids[m] = ks[i]!;
-    vals[m] = vs[i]!;
-    m++;
+    const k = ks[i]! * 4;
+    if (k >= d.length) d = g.grow(k);
+    const v = vs[i]!;
+    const c = d[k]!;
+    if (c === 0) {
+      touched[nt++] = k;
+      d[k] = 1;
+      d[k + 1] = v;
+      d[k + 2] = v;
+      d[k + 3] = v;
+      continue;
+    }
+    d[k] = c + 1;
+    d[k + 1]! += v;
+    if (v < d[k + 2]!) d[k + 2] = v;
+    if (v > d[k + 3]!) d[k + 3] = v;
   }
-  return m;
+  g.touchedCount = nt;
+}
+
+/**
+ * The groups of one chunk while it is read: count, sum, min, max interleaved per key id (one cache
+ * line per key), and the ids touched, so clearing and merging cost the keys seen, not all keys.
+ */
+class ChunkGroups {
+  data: Float64Array;
+  readonly touched = new Int32Array(CHUNK);
+  touchedCount = 0;
+
+  constructor(keys: number) {
+    this.data = new Float64Array(Math.max(1, keys) * 4);
+  }
+
+  clear(): void {
+    const d = this.data;
+    for (let j = 0; j < this.touchedCount; j++) d[this.touched[j]!] = 0;
+    this.touchedCount = 0;
+  }
+
+  /** A key interned after the query began (its row was published meanwhile): room for index `k`. */
+  grow(k: number): Float64Array {
+    const b = new Float64Array(Math.max(k + 4, this.data.length * 2));
+    b.set(this.data);
+    this.data = b;
+    return b;
+  }
 }
 
 /** Dense per-key-id count/sum/min/max of a groupBy, grown when a newer key id shows up. */
@@ -1530,6 +1562,23 @@ class GroupAcc {
       if (v < min[id]!) min[id] = v;
       if (v > max[id]!) max[id] = v;
     }
+  }
+
+  /** Folds a validated chunk's groups in and clears them. */
+  merge(g: ChunkGroups): void {
+    const d = g.data;
+    let top = 0;
+    for (let j = 0; j < g.touchedCount; j++) top = Math.max(top, g.touched[j]! / 4);
+    if (g.touchedCount > 0 && top >= this.count.length) this.#grow(Math.max(top + 1, this.count.length * 2));
+    for (let j = 0; j < g.touchedCount; j++) {
+      const k = g.touched[j]!;
+      const id = k / 4;
+      this.count[id]! += d[k]!;
+      this.sum[id]! += d[k + 1]!;
+      if (d[k + 2]! < this.min[id]!) this.min[id] = d[k + 2]!;
+      if (d[k + 3]! > this.max[id]!) this.max[id] = d[k + 3]!;
+    }
+    g.clear();
   }
 
   #grow(size: number): void {

@@ -195,4 +195,39 @@ describe('a reader paused in the middle of a row while writers lap the ring', ()
     store[TEST_HOOKS] = undefined;
     assert.equal(store.sum('v'), 3005);
   });
+
+  it('drops the overwritten part of a chunk from a groupBy and re-reads the rest', () => {
+    const store = ColumnarEventStore.create({
+      columns: { k: 'key', v: 'f64' },
+      partitions: 1,
+      capacityPerPartition: 8,
+    });
+    const writer = ColumnarEventStore.attach(store.handle);
+    for (let i = 0; i < 8; i++) store.tryAppend({ timestamp: i, k: i < 4 ? 'a' : 'b', v: i });
+    let lapped = false;
+    store[TEST_HOOKS] = {
+      noise: (at) => {
+        if (at === NoisePoint.READ_CHUNK && !lapped) {
+          lapped = true;
+          // Overwrites rows 0..2 (key a) with a key interned after the query began.
+          for (let i = 0; i < 3; i++) writer.tryAppend({ timestamp: 100 + i, k: 'late', v: 1000 });
+        }
+      },
+    };
+    const groups = store.groupBy('k', 'v');
+    assert.equal(lapped, true);
+    // The re-read keeps rows 3..7 only: a = {3}, b = {4, 5, 6, 7}; nothing of the dropped first read.
+    assert.deepEqual(Object.fromEntries(groups), {
+      a: { count: 1, sum: 3, min: 3, max: 3, average: 3 },
+      b: { count: 4, sum: 22, min: 4, max: 7, average: 5.5 },
+    });
+    store[TEST_HOOKS] = undefined;
+    assert.deepEqual(store.groupBy('k', 'v').get('late'), {
+      count: 3,
+      sum: 3000,
+      min: 1000,
+      max: 1000,
+      average: 1000,
+    });
+  });
 });
