@@ -19,6 +19,7 @@ const USAGE = `Usage:
       --max-body-bytes <n>    largest request body (default 8388608)
       --stream-capacity <n>   events held per stream (default 100000)
       --max-streams <n>       live streams at most (default 1000)
+      --max-producers-per-stream <n>  producer ids remembered per stream (default 10000)
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
       --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
       --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
@@ -38,6 +39,7 @@ const SERVE_OPTIONS = {
   'max-body-bytes': { type: 'string' },
   'stream-capacity': { type: 'string' },
   'max-streams': { type: 'string' },
+  'max-producers-per-stream': { type: 'string' },
   'snapshot-interval-ms': { type: 'string' },
   'fail-closed-after-ms': { type: 'string' },
   'log-level': { type: 'string' },
@@ -72,6 +74,7 @@ async function serve(argv: string[]): Promise<number> {
   set('maxBodyBytes', integerArg('max-body-bytes', values['max-body-bytes']));
   set('streamCapacity', integerArg('stream-capacity', values['stream-capacity']));
   set('maxStreams', integerArg('max-streams', values['max-streams']));
+  set('maxProducersPerStream', integerArg('max-producers-per-stream', values['max-producers-per-stream']));
   set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));
   set('failClosedAfterMs', integerArg('fail-closed-after-ms', values['fail-closed-after-ms']));
   if (values.fsync !== undefined) {

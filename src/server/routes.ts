@@ -13,7 +13,7 @@ import { renderPrometheus, type ServerMetrics } from './metrics.ts';
 import { HttpProblem, sendProblem, statusOf } from './problem.ts';
 import { SseSubscription, writeNdjson } from './sse.ts';
 import type { Stream } from './stream.ts';
-import type { ProducerRequest, StreamRegistry } from './stream-registry.ts';
+import type { AppendResult, ProducerRequest, StreamRegistry } from './stream-registry.ts';
 
 /** Limits and timings the routes use (resolved server options). */
 export interface RouteLimits {
@@ -303,14 +303,22 @@ async function append(
   const { events, json } = parseEvents(body, format);
   if (ctx.draining()) throw new HttpProblem(ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
   refuseWritesIfFailClosed(ctx);
-  const result = ctx.registry.append(name, events, {
-    expectedVersion,
-    producer,
-    hash: crc32(body),
-    capacity,
-    timestamp: Date.now(),
-    json,
-  });
+  let result: AppendResult;
+  try {
+    result = ctx.registry.append(name, events, {
+      expectedVersion,
+      producer,
+      hash: crc32(body),
+      capacity,
+      timestamp: Date.now(),
+      json,
+    });
+  } catch (err) {
+    // A conflict names offsets or a version of appends that may still wait for the journal: it is
+    // answered once they are acknowledged, like the appends themselves.
+    if (err instanceof HttpProblem && statusOf(err) === 409) await ctx.flush();
+    throw err;
+  }
   const stream = ctx.registry.get(name);
   // Acknowledge only what the journal holds; the wait is shared by every append of this turn.
   await ctx.flush();
