@@ -698,12 +698,12 @@ export class ColumnarEventStore<S extends ColumnSchema> {
 
   /** Sum of `column` over the rows matching `q`; 0 when none match. */
   sum(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): number {
-    return this.#fold(this.#numericColumn(column), q).sum;
+    return this.#fold(this.#numericColumn(column), q, false).sum;
   }
 
   /** Average of `column` over the rows matching `q`; `undefined` when none match. */
   average(column: NumericColumnOf<S>, q?: ColumnarQueryOptions<S>): number | undefined {
-    const a = this.#fold(this.#numericColumn(column), q);
+    const a = this.#fold(this.#numericColumn(column), q, false);
     return a.count === 0 ? undefined : a.sum / a.count;
   }
 
@@ -1179,7 +1179,8 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     return true;
   }
 
-  #fold(column: number, q: ColumnarQueryOptions<S> | undefined): Acc {
+  /** `minMax: false` (sum, average, count) lets the kernel skip min/max. */
+  #fold(column: number, q: ColumnarQueryOptions<S> | undefined, minMax = true): Acc {
     const r = this.#resolve(q);
     const total = new Acc();
     if (r.none) return total;
@@ -1205,8 +1206,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
             let z = a;
             for (let left = n; left > 0; ) {
               const len = Math.min(left, cap - slot);
-              if (seq.allPublished) foldAllKernel(ts, vs, slot, slot + len, from, to, chunkAcc);
-              else foldKernel(stamps, ts, vs, slot, slot + len, z - slot, from, to, chunkAcc);
+              if (seq.allPublished) {
+                if (minMax && vs !== undefined) foldAllKernel(ts, vs, slot, slot + len, from, to, chunkAcc);
+                else sumAllKernel(ts, vs, slot, slot + len, timed, from, to, chunkAcc);
+              } else foldKernel(stamps, ts, vs, slot, slot + len, z - slot, from, to, chunkAcc);
               left -= len;
               slot = 0;
               z = seq.wrap(z + len);
@@ -1587,6 +1590,78 @@ class GroupAcc {
     this.min = grow(this.min, size, Number.POSITIVE_INFINITY);
     this.max = grow(this.max, size, Number.NEGATIVE_INFINITY);
   }
+}
+
+/**
+ * Count and sum (no min/max) of the rows of slots [i0, i1) with a time in [from, to], all published.
+ * Four partial sums break the chain of dependent additions (the limit of a one-accumulator loop);
+ * the order of additions differs from a sequential sum, which only matters for inexact values.
+ */
+function sumAllKernel(
+  ts: ColumnArray,
+  vs: ColumnArray | undefined,
+  i0: number,
+  i1: number,
+  timed: boolean,
+  from: number,
+  to: number,
+  acc: Acc,
+): void {
+  let count = 0;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = i0;
+  if (!timed) {
+    count = i1 - i0;
+    if (vs !== undefined) {
+      for (; i + 3 < i1; i += 4) {
+        s0 += vs[i]!;
+        s1 += vs[i + 1]!;
+        s2 += vs[i + 2]!;
+        s3 += vs[i + 3]!;
+      }
+      for (; i < i1; i++) s0 += vs[i]!;
+    }
+  } else if (vs === undefined) {
+    for (; i < i1; i++) {
+      const t = ts[i]!;
+      if (t >= from && t <= to) count++;
+    }
+  } else {
+    for (; i + 3 < i1; i += 4) {
+      const t0 = ts[i]!;
+      const t1 = ts[i + 1]!;
+      const t2 = ts[i + 2]!;
+      const t3 = ts[i + 3]!;
+      if (t0 >= from && t0 <= to) {
+        s0 += vs[i]!;
+        count++;
+      }
+      if (t1 >= from && t1 <= to) {
+        s1 += vs[i + 1]!;
+        count++;
+      }
+      if (t2 >= from && t2 <= to) {
+        s2 += vs[i + 2]!;
+        count++;
+      }
+      if (t3 >= from && t3 <= to) {
+        s3 += vs[i + 3]!;
+        count++;
+      }
+    }
+    for (; i < i1; i++) {
+      const t = ts[i]!;
+      if (t >= from && t <= to) {
+        s0 += vs[i]!;
+        count++;
+      }
+    }
+  }
+  acc.count += count;
+  acc.sum += s0 + s1 + (s2 + s3);
 }
 
 /** {@link foldKernel} for a range known to hold only published rows: no stamp check. */
