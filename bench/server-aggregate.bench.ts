@@ -48,6 +48,8 @@ const machine = header(`Service: aggregation over ${EVENTS.toLocaleString('en')}
 const SERVER = 'lockfree-eventstore GET ?aggregate=true&field=valor';
 const REDIS = 'Redis XRANGE all + client-side sum';
 const serverLatency = new LatencyRecorder();
+let firstQueryNs = 0;
+let groupByP50Ns = 0;
 const redisLatency = new LatencyRecorder();
 const stops: (() => Promise<void>)[] = [];
 let redisClient: Redis | undefined;
@@ -76,14 +78,30 @@ try {
       );
     }
   };
-  for (let i = 0; i < 3; i++) await aggregate();
+  // The first query of a field copies it into a typed column (once); later ones fold that column.
+  const cold = process.hrtime.bigint();
+  await aggregate();
+  firstQueryNs = Number(process.hrtime.bigint() - cold);
+  for (let i = 0; i < 2; i++) await aggregate();
   for (let i = 0; i < SERVER_SAMPLES; i++) {
     const t = process.hrtime.bigint();
     await aggregate();
     serverLatency.record(Number(process.hrtime.bigint() - t));
   }
+  const grouped = `${aggregateUrl}&groupBy=gatewayId`;
+  const groupedNs: number[] = [];
+  for (let i = 0; i < SERVER_SAMPLES / 2; i++) {
+    const t = process.hrtime.bigint();
+    const r = await httpCall(grouped);
+    groupedNs.push(Number(process.hrtime.bigint() - t));
+    const g = JSON.parse(r.text) as { sum: number; groups: Record<string, { count: number }> };
+    if (g.sum !== expectedSum || Object.keys(g.groups).length !== GATEWAYS) throw new Error('groupBy answer');
+  }
+  groupedNs.sort((a, b) => a - b);
+  groupByP50Ns = groupedNs[groupedNs.length >> 1]!; // the first (cold: builds the key column) is included
   console.log(
-    `server aggregate: p50 ${formatNs(serverLatency.percentile(0.5))}, p99 ${formatNs(serverLatency.percentile(0.99))}`,
+    `server aggregate: first ${formatNs(firstQueryNs)}, p50 ${formatNs(serverLatency.percentile(0.5))}, ` +
+      `p99 ${formatNs(serverLatency.percentile(0.99))}; groupBy=gatewayId p50 ${formatNs(groupByP50Ns)}`,
   );
   closeHttp();
   await es.stop();
@@ -160,6 +178,10 @@ const notes = [
   `Absolute target "server aggregate over 1 M events p50 ≤ ${P50_LIMIT_MS} ms": ${formatNs(p50ms * 1e6)} ` +
     `(${SMOKE ? 'smoke size: not judged' : p50ms <= P50_LIMIT_MS ? 'reached' : 'missed'}); p99 ` +
     `${formatNs(serverLatency.percentile(0.99))} over ${SERVER_SAMPLES} queries. Redis p99 is the worst of ${REDIS_SAMPLES}.`,
+  `The first aggregation of \`valor\` took ${formatNs(firstQueryNs)}: it copies the field of every held ` +
+    'event into a typed column, which later queries fold (and extend with new events only). With ' +
+    `\`&groupBy=gatewayId\` (${GATEWAYS} keys): p50 ${formatNs(groupByP50Ns)} over ${SERVER_SAMPLES / 2} queries, ` +
+    'the first of them building the key column.',
 ];
 for (const n of notes) console.log(`\n${n}`);
 if (SMOKE) console.log('\nBENCH_SMOKE=1: small stream, results not written');

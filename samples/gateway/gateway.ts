@@ -11,6 +11,7 @@ import {
   EventStoreClient,
   EventStoreHttpError,
 } from 'lockfree-eventstore/client';
+import { Problem, readJsonBody, sendJson, sendProblem } from '../shared/http.ts';
 
 export const ORDERS_STREAM = 'gateway/orders';
 /** Orders stored at once by one `POST /orders/bulk`. */
@@ -47,75 +48,22 @@ export interface Gateway {
   close(drainMs?: number): Promise<void>;
 }
 
-/** A 4xx/5xx answer of the gateway itself, sent as application/problem+json. */
-class Problem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Payload Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
-
-function sendJson(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function sendProblem(res: ServerResponse, p: Problem): void {
-  const title = TITLES[p.status] ?? 'Error';
-  const body = { type: `urn:lockfree-eventstore:gateway:${p.code}`, title, status: p.status };
-  sendJson(
-    res,
-    p.status,
-    { ...body, detail: p.message, code: p.code, ...p.extra },
-    'application/problem+json',
-  );
-}
+/** The `type` of the gateway's own problems, so they read apart from the store's. */
+const PROBLEM_TYPE = 'urn:lockfree-eventstore:gateway:';
 
 /** The store's error, passed on as 502 with the store's code (ES_ERR_NETWORK when it was unreachable). */
 function upstreamProblem(err: unknown): Problem {
   if (err instanceof EventStoreHttpError) {
-    return new Problem(502, err.code, `event store: ${err.message}`, { upstreamStatus: err.status });
+    return new Problem(err.code, `event store: ${err.message}`, {
+      status: 502,
+      extra: { upstreamStatus: err.status },
+    });
   }
-  return new Problem(502, ErrorCode.INTERNAL, `event store: ${(err as Error).message}`);
+  return new Problem(ErrorCode.INTERNAL, `event store: ${(err as Error).message}`, { status: 502 });
 }
 
 function badRequest(message: string): Problem {
-  return new Problem(400, ErrorCode.BAD_REQUEST, message);
-}
-
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      throw new Problem(413, ErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Problem(400, ErrorCode.INVALID_JSON, `the body is not valid JSON: ${(err as Error).message}`);
-  }
+  return new Problem(ErrorCode.BAD_REQUEST, message);
 }
 
 /** `{ id?: string, valor?: positive integer }`; an empty body means both are generated. */
@@ -236,10 +184,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           const stored = await readStored(offset);
           if (requestedValor !== undefined && stored !== null && stored.valor !== requestedValor) {
             throw new Problem(
-              409,
               ErrorCode.IDEMPOTENCY_CONFLICT,
               `order ${order.id} was already stored with valor ${stored.valor}, not ${requestedValor}`,
-              { offset },
+              { extra: { offset } },
             );
           }
           // Ours, from a request that failed before it learnt the outcome: count it now, once.
@@ -270,7 +217,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   const postOrder = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const request = parseOrderRequest(await readJsonBody(req));
+    // No Content-Type check: an order may be posted as a bare body (`curl -d`).
+    const body = await readJsonBody(req, { maxBytes: MAX_BODY_BYTES, requireJsonType: false });
+    const request = parseOrderRequest(body);
     const outcome = await storeOrder(newOrder(request.id, request.valor), request.valor).catch((err) => {
       throw err instanceof Problem ? err : upstreamProblem(err);
     });
@@ -335,29 +284,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       const url = new URL(req.url ?? '/', 'http://gateway');
       const route = ROUTES[url.pathname];
       if (route === undefined) {
-        throw new Problem(
-          404,
-          ErrorCode.NOT_FOUND,
-          `no route for ${JSON.stringify(url.pathname.slice(0, 100))}`,
-        );
+        throw new Problem(ErrorCode.NOT_FOUND, `no route for ${JSON.stringify(url.pathname.slice(0, 100))}`);
       }
       const handler = route[req.method ?? ''];
       if (handler === undefined) {
-        res.setHeader('allow', Object.keys(route).join(', '));
-        throw new Problem(
-          405,
-          ErrorCode.METHOD_NOT_ALLOWED,
-          `${req.method} is not allowed on ${url.pathname}`,
-        );
+        throw new Problem(ErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${url.pathname}`, {
+          headers: { allow: Object.keys(route).join(', ') },
+        });
       }
       await handler(req, res, url.searchParams);
     } catch (err) {
-      if (!(err instanceof Problem)) console.error(`${gatewayId}: request failed`, err);
-      const problem = err instanceof Problem ? err : new Problem(500, ErrorCode.INTERNAL, 'unexpected error');
-      if (!res.headersSent) sendProblem(res, problem);
-      else res.destroy();
-      // A body left unread (413) would otherwise be parsed as the next request.
-      if (!req.complete) res.once('finish', () => req.socket.destroy());
+      sendProblem(res, err, { typePrefix: PROBLEM_TYPE, logPrefix: `${gatewayId}: ` });
     }
   };
 

@@ -4,7 +4,9 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ErrorCode } from 'lockfree-eventstore';
+import { Problem, readJsonBody, sendJson, sendProblem } from '../shared/http.ts';
 import {
+  badInput,
   labelParam,
   numberParam,
   optionalLabelParam,
@@ -13,7 +15,6 @@ import {
   type TimeRange,
 } from './input.ts';
 import type { Aggregate, MetricsStore } from './metrics-store.ts';
-import { badInput, Problem, sendJson, sendProblem } from './problem.ts';
 import { loadStaticAssets } from './static-assets.ts';
 
 /** Longest range a query may name with `minutes`: a week. */
@@ -40,64 +41,6 @@ interface Context {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams, ctx: Context) => unknown;
 
-function mediaType(header: string | undefined): string {
-  return (header ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-/** Reads the body, rejecting with 413 as soon as it exceeds `maxBytes` (declared or counted). */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const tooLarge = (): Problem =>
-    new Problem(ErrorCode.PAYLOAD_TOO_LARGE, `the request body is larger than ${maxBytes} bytes`, {
-      maxBodyBytes: maxBytes,
-    });
-  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > maxBytes) {
-        // Stop buffering; the connection is closed with the answer.
-        req.pause();
-        req.removeAllListeners('data');
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks, received)));
-    req.on('error', (err) => reject(badInput('body', `the request body was not received: ${err.message}`)));
-  });
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const type = mediaType(req.headers['content-type']);
-  if (type !== 'application/json') {
-    throw new Problem(
-      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-      `POST /metrics takes Content-Type application/json, received ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))}`,
-    );
-  }
-  const body = await readBody(req, maxBytes);
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw new Problem(ErrorCode.INVALID_JSON, 'the request body is not valid UTF-8');
-  }
-  if (text.trim() === '') throw badInput('body', 'the request body is empty');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Problem(
-      ErrorCode.INVALID_JSON,
-      `the request body is not valid JSON: ${(err as Error).message}`,
-    );
-  }
-}
-
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -107,7 +50,9 @@ function rangeBody(range: TimeRange): { fromMs: number | null; toMs: number | nu
 }
 
 const postMetrics: Handler = async (req, res, _params, ctx) => {
-  const metrics = parseMetrics(await readJson(req, ctx.maxBodyBytes), ctx.nowMs());
+  const body = await readJsonBody(req, { maxBytes: ctx.maxBodyBytes });
+  if (body === undefined) throw badInput('body', 'the request body is empty');
+  const metrics = parseMetrics(body, ctx.nowMs());
   sendJson(res, 200, { appended: ctx.store.append(metrics) });
 };
 
@@ -235,15 +180,12 @@ export function createDashboardServer(options: DashboardServerOptions): Server {
     const handler = routes[method];
     if (handler === undefined) {
       const allow = asset === undefined ? Object.keys(routes).join(', ') : 'GET, HEAD';
-      throw new Problem(ErrorCode.METHOD_NOT_ALLOWED, `${path} takes ${allow}, not ${method}`, {}, { allow });
+      throw new Problem(ErrorCode.METHOD_NOT_ALLOWED, `${path} takes ${allow}, not ${method}`, {
+        headers: { allow },
+      });
     }
     await handler(req, res, params, ctx);
   };
-  return createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // An unread or half-read body cannot be skipped safely: end the connection with the answer.
-      const close = err instanceof Problem && err.code === ErrorCode.PAYLOAD_TOO_LARGE;
-      sendProblem(res, err, close);
-    });
-  });
+  // A 413 (body past the limit, left unread) closes the connection with the answer.
+  return createServer((req, res) => void handle(req, res).catch((err: unknown) => sendProblem(res, err)));
 }

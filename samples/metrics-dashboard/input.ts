@@ -3,20 +3,25 @@
 // which input to fix without parsing the message. Pure functions of their arguments.
 
 import { ErrorCode } from 'lockfree-eventstore';
+import { Problem } from '../shared/http.ts';
 import type { MetricEvent } from './metrics-store.ts';
-import { badInput, Problem } from './problem.ts';
 
 export const MAX_LABEL_LENGTH = 64;
 export const MAX_METRICS_PER_REQUEST = 10_000;
 /** The range of a JavaScript `Date`, in epoch milliseconds. */
 const MAX_EPOCH_MS = 8.64e15;
-// A date-time must carry its offset: a local time would be read in the server's time zone, the skew
-// the .NET original had between query parameters and bodies.
+// A date-time must carry its offset: a local time would be read in the server's time zone, and a
+// query parameter and a body naming the same instant could disagree.
 const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
 const EPOCH_MS_TEXT = /^-?\d{1,16}(?:\.\d+)?$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** A 400 about one named input (`field`), the shape of every validation failure. */
+export function badInput(field: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+  return new Problem(ErrorCode.BAD_REQUEST, detail, { extra: { field, ...extra } });
+}
 
 function show(value: unknown): string {
   const text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
@@ -109,7 +114,7 @@ export function parseMetrics(body: unknown, nowMs: number): MetricEvent[] {
     throw new Problem(
       ErrorCode.PAYLOAD_TOO_LARGE,
       `a batch holds at most ${MAX_METRICS_PER_REQUEST} metrics, received ${body.length}`,
-      { maxMetrics: MAX_METRICS_PER_REQUEST },
+      { extra: { maxMetrics: MAX_METRICS_PER_REQUEST } },
     );
   }
   return body.map((item, i) => parseMetric(item, `metrics[${i}]`, i, nowMs));

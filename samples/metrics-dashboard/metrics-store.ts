@@ -63,7 +63,7 @@ export class MetricsStore {
     this.#store = new EventStore<MetricEvent>({
       capacity: options.capacity,
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-      // By label, not by record: the .NET sample hashed whole records, scattering a label everywhere.
+      // By label, not by record: hashing whole records would scatter a label over every partition.
       partitionKey: (e) => e.label,
       timestampSelector: (e) => e.timestampMs,
       enableWindowTracking: true,

@@ -3,8 +3,9 @@
 // is application/problem+json with a stable code; no input can throw past `handle`. Single-threaded:
 // requests interleave on the event loop, and each append is one synchronous store step.
 
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EventStore, partitionForKey, type Snapshotter } from 'lockfree-eventstore';
+import { Problem, type ProblemCodes, readJsonBody, sendJson, sendProblem } from '../shared/http.ts';
 import { type SensorReading, snapshotCounters, summarize } from '../snapshot-sensors/sensor-store.ts';
 import { type FieldError, parseReading } from './parse-reading.ts';
 
@@ -21,17 +22,14 @@ export const ApiErrorCode = {
   INTERNAL: 'SENSOR_ERR_INTERNAL',
 } as const;
 
-class Problem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    detail: string,
-    readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail);
-  }
-}
+/** The shared plumbing's answers (413, 415, bad JSON, 500) under this sample's codes. */
+const CODES: ProblemCodes = {
+  internal: ApiErrorCode.INTERNAL,
+  invalidJson: ApiErrorCode.INVALID_JSON,
+  unsupportedMediaType: ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  payloadTooLarge: ApiErrorCode.PAYLOAD_TOO_LARGE,
+};
+const PROBLEM_TYPE = 'urn:snapshot-sensors-api:error:';
 
 export interface SensorApiOptions {
   store: EventStore<SensorReading>;
@@ -48,102 +46,18 @@ export interface SensorApi {
   drain(): Promise<void>;
 }
 
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
-}
-
-function sendProblem(res: ServerResponse, err: unknown, closeConnection: boolean): void {
-  const p =
-    err instanceof Problem
-      ? err
-      : new Problem(500, ApiErrorCode.INTERNAL, 'unexpected server error; see the server log');
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify({
-    type: `urn:snapshot-sensors-api:error:${p.code}`,
-    title: STATUS_CODES[p.status] ?? 'Error',
-    status: p.status,
-    detail: p.message,
-    code: p.code,
-    ...p.extra,
-  });
-  res.writeHead(p.status, {
-    'content-type': 'application/problem+json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...(closeConnection ? { connection: 'close' } : {}),
-    ...p.headers,
-  });
-  res.end(text);
-}
-
 const methodNotAllowed = (allow: string): Problem =>
-  new Problem(405, ApiErrorCode.METHOD_NOT_ALLOWED, `this route answers ${allow} only`, {}, { allow });
-
-/** Reads the body, giving up (without buffering the rest) as soon as it passes `maxBytes`. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const tooLarge = (): Problem =>
-    new Problem(413, ApiErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${maxBytes} bytes`, {
-      maxBodyBytes: maxBytes,
-    });
-  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received > maxBytes) {
-        req.off('data', onData);
-        req.pause();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, received)));
-    req.once('error', reject);
+  new Problem(ApiErrorCode.METHOD_NOT_ALLOWED, `this route answers ${allow} only`, {
+    status: 405,
+    headers: { allow },
   });
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function parseJsonBody(body: Buffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw new Problem(400, ApiErrorCode.INVALID_JSON, 'the body is not valid UTF-8');
-  }
-  if (text.trim() === '') throw new Problem(400, ApiErrorCode.INVALID_JSON, 'the body is empty');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Problem(
-      400,
-      ApiErrorCode.INVALID_JSON,
-      `the body is not valid JSON: ${(err as Error).message}`,
-    );
-  }
-}
 
 function fieldProblem(errors: FieldError[]): Problem {
   // The first field's code is the answer's code; `errors` lists every bad field with its own.
-  return new Problem(400, errors[0]!.code, errors.map((e) => e.detail).join('; '), { errors });
+  return new Problem(errors[0]!.code, errors.map((e) => e.detail).join('; '), {
+    status: 400,
+    extra: { errors },
+  });
 }
 
 export function createSensorApi(options: SensorApiOptions): SensorApi {
@@ -155,15 +69,11 @@ export function createSensorApi(options: SensorApiOptions): SensorApi {
   let onIdle: (() => void) | undefined;
 
   const postSensor = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
-      throw new Problem(
-        415,
-        ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
-        `POST /sensor takes Content-Type application/json, received ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))}`,
-      );
+    const body = await readJsonBody(req, { maxBytes: maxBodyBytes, codes: CODES });
+    if (body === undefined) {
+      throw new Problem(ApiErrorCode.INVALID_JSON, 'the request body is empty', { status: 400 });
     }
-    const parsed = parseReading(parseJsonBody(await readBody(req, maxBodyBytes)), Date.now());
+    const parsed = parseReading(body, Date.now());
     if (!parsed.ok) throw fieldProblem(parsed.errors);
     const { reading } = parsed;
     store.tryAppend(reading);
@@ -172,11 +82,9 @@ export function createSensorApi(options: SensorApiOptions): SensorApi {
       await snapshotter.flushJournal();
     } catch (err) {
       throw new Problem(
-        503,
         ApiErrorCode.JOURNAL_FAILED,
         `the reading is not acknowledged, the journal failed: ${(err as Error).message}`,
-        {},
-        { 'retry-after': '1' },
+        { status: 503, headers: { 'retry-after': '1' } },
       );
     }
     accepted++;
@@ -194,13 +102,10 @@ export function createSensorApi(options: SensorApiOptions): SensorApi {
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (draining) {
-      throw new Problem(
-        503,
-        ApiErrorCode.SHUTTING_DOWN,
-        'the server is shutting down',
-        {},
-        { 'retry-after': '1' },
-      );
+      throw new Problem(ApiErrorCode.SHUTTING_DOWN, 'the server is shutting down', {
+        status: 503,
+        headers: { 'retry-after': '1' },
+      });
     }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = req.method ?? 'GET';
@@ -223,9 +128,11 @@ export function createSensorApi(options: SensorApiOptions): SensorApi {
       }).byDevice[id];
       if (device === undefined) {
         throw new Problem(
-          404,
           ApiErrorCode.DEVICE_NOT_FOUND,
           `no reading of device ${JSON.stringify(id.slice(0, 100))}`,
+          {
+            status: 404,
+          },
         );
       }
       return sendJson(res, 200, { deviceId: id, ...device });
@@ -254,7 +161,9 @@ export function createSensorApi(options: SensorApiOptions): SensorApi {
     };
     const read = reads[path];
     if (read === undefined) {
-      throw new Problem(404, ApiErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`);
+      throw new Problem(ApiErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`, {
+        status: 404,
+      });
     }
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET');
     sendJson(res, 200, read());
@@ -267,10 +176,12 @@ export function createSensorApi(options: SensorApiOptions): SensorApi {
         if (--inFlight === 0) onIdle?.();
       });
       route(req, res).catch((err: unknown) => {
-        if (!(err instanceof Problem)) console.error('[ERROR] request failed:', err);
-        // After a 413 the rest of the body was never read: the connection cannot carry another request.
-        const unread = err instanceof Problem && err.status === 413;
-        sendProblem(res, err, unread || draining);
+        sendProblem(res, err, {
+          typePrefix: PROBLEM_TYPE,
+          codes: CODES,
+          close: draining,
+          logPrefix: '[ERROR] ',
+        });
       });
     },
     drain() {
