@@ -12,6 +12,8 @@
 // is dropped and reported (a crash can only tear the last write).
 // After a write or fsync failure the segment is abandoned (fsync is never retried on the same file):
 // the records since the last successful sync are rewritten into a new segment on the next flush.
+// 'everysec' fsyncs in the background, beside the pump: writes go on during the fsync, which covers
+// what was written before it began.
 
 import { crc32 } from 'node:zlib';
 import { ErrorCode, EventStoreError } from '../errors.ts';
@@ -194,6 +196,10 @@ export class Journal {
   #retryDelayMs = 0;
   #waiters: Waiter[] = [];
   #dirty = false;
+  /** A background fsync is running (at most one). */
+  #syncing = false;
+  /** A background fsync of the current file failed while the pump ran: the pump abandons the file. */
+  #syncFailure: unknown;
   #syncTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -291,6 +297,7 @@ export class Journal {
     const file = this.#file;
     this.#file = undefined;
     if (file !== undefined) {
+      this.#throwSyncFailure();
       await file.sync();
       await file.close();
       const info = this.#segments.get(file.segment);
@@ -356,6 +363,7 @@ export class Journal {
           // A loop, not push(...batch): a batch can hold hundreds of thousands of records (a bulk
           // load between two pump turns), more than a call's argument list takes.
           for (const e of batch) this.#unsynced.push(e);
+          this.#throwSyncFailure();
           this.#written += batch.length;
           this.#dirty = true;
           if (this.policy === 'always') await this.#sync();
@@ -394,8 +402,18 @@ export class Journal {
 
   async #sync(): Promise<void> {
     if (this.#file === undefined) return;
+    // After a failed fsync a later one may succeed without the lost pages: never trust this file again.
+    this.#throwSyncFailure();
     await this.#file.sync();
+    this.#throwSyncFailure();
     this.#markSynced();
+  }
+
+  #throwSyncFailure(): void {
+    const err = this.#syncFailure;
+    if (err === undefined) return;
+    this.#syncFailure = undefined;
+    throw err;
   }
 
   #markSynced(): void {
@@ -404,18 +422,39 @@ export class Journal {
     this.#dirty = false;
   }
 
+  /** The 'everysec' fsync: runs beside the pump, so appends are not held up by it. */
   async #syncIfDirty(): Promise<void> {
-    if (!this.#dirty || this.#pumping || this.#file === undefined) return;
-    this.#pumping = true;
+    const file = this.#file;
+    if (!this.#dirty || this.#syncing || file === undefined) return;
+    this.#syncing = true;
+    // The fsync covers what was written before it began; records written meanwhile stay unsynced.
+    const written = this.#written;
+    const covered = this.#unsynced.length;
     try {
-      await this.#sync();
+      await file.sync();
+      if (this.#file === file) {
+        // Still the current file (not rotated or abandoned meanwhile).
+        this.#synced = Math.max(this.#synced, written);
+        this.#unsynced.splice(0, covered);
+        this.#dirty = this.#written > this.#synced;
+      }
     } catch (err) {
-      await this.#abandon(err, []);
+      if (this.#file === file) {
+        if (this.#pumping) {
+          this.#syncFailure = err; // the pump abandons the file after its current step
+        } else {
+          this.#pumping = true;
+          try {
+            await this.#abandon(err, []);
+          } finally {
+            this.#pumping = false;
+            this.#settle();
+            if (this.#pending.length > 0 && !this.#closed) this.#schedule();
+          }
+        }
+      }
     } finally {
-      this.#pumping = false;
-      this.#settle();
-      // Records made during the sync found the pump busy and were not scheduled: write them now.
-      if (this.#pending.length > 0 && !this.#closed) this.#schedule();
+      this.#syncing = false;
     }
   }
 
@@ -426,6 +465,7 @@ export class Journal {
   async #abandon(err: unknown, batch: Entry[]): Promise<void> {
     const file = this.#file;
     this.#file = undefined;
+    this.#syncFailure = undefined;
     if (file !== undefined) {
       await file.close().catch(() => {});
       this.#closeInfo(file.segment, this.#round + 1);
