@@ -3,7 +3,7 @@
 // Concurrency contract: it runs on the store's thread. A capture is one synchronous step (a copy of the
 // partition's event references and version), so it is an exact prefix of the partition's history up to
 // its version; serialization and I/O happen afterwards, asynchronously, so appends are never blocked by a
-// save (they share the thread only with the ~8 ms encode slices).
+// save (they share the thread only with the ~4 ms encode slices).
 
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ErrorCode, EventStoreError } from '../errors.ts';
