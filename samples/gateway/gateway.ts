@@ -143,7 +143,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     sum += order.valor;
   };
 
-  /** The order stored at `offset`; the store answers a conflict before that append is committed. */
+  /**
+   * The order stored at `offset` (named by a conflict, which the store answers once that append is
+   * acknowledged); polled briefly in case the read reaches the store first.
+   */
   const readStored = async (offset: number): Promise<Order | null> => {
     for (let wait = 10; wait < 5_000; wait *= 2) {
       try {
