@@ -1,9 +1,10 @@
 // The server's streams, grouped into a fixed number of shards (stream -> shard by a stable name
 // hash), and the SnapshotTarget that lets the generic Snapshotter persist them: a shard's state is a
 // list of JSON ops (create, append, producers, tombstone) replayed on restore, and every change is one
-// journaled op. An append is journaled as a `batch` op whose data array is the request body's own JSON
-// text, spliced into the record instead of being serialised again. Owned by the server's thread: appends, deletes and captures are synchronous steps, so a
-// capture is an exact prefix of the shard's op history.
+// journaled op. An append request is journaled as a `batch` op whose data array is the request body's
+// own JSON text, spliced into the record instead of being serialised again. Owned by the server's
+// thread: appends, deletes and captures are synchronous steps, so a capture is an exact prefix of the
+// shard's op history.
 
 import { partitionForKey } from '../core/partitioner.ts';
 import { ErrorCode } from '../errors.ts';
