@@ -297,8 +297,19 @@ export class Journal {
     const file = this.#file;
     this.#file = undefined;
     if (file !== undefined) {
-      this.#throwSyncFailure();
-      await file.sync();
+      try {
+        this.#throwSyncFailure();
+        await file.sync();
+      } catch (err) {
+        await file.close().catch(() => {});
+        throw new EventStoreError(
+          ErrorCode.JOURNAL_FAILED,
+          `journal fsync failed: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
       await file.close();
       const info = this.#segments.get(file.segment);
       if (info !== undefined) info.coveredByRound = this.#round + 1;
