@@ -39,7 +39,7 @@ export interface ProducerRequest {
 export interface AppendRequest {
   expectedVersion?: number | undefined;
   producer?: ProducerRequest | undefined;
-  /** CRC-32 of the body (compared on producer retries). */
+  /** CRC-32 of the body (compared on producer retries; unused without a producer). */
   hash: number;
   /** Capacity of the stream when this append creates it. */
   capacity?: number | undefined;
