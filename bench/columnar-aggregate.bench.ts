@@ -82,9 +82,15 @@ const naiveTop = (): string[] =>
     .slice(0, 10)
     .map(([k]) => k);
 
+// A fresh attach has no block summaries: every call is a first query over the whole ring.
+const coldSum = (): number => ColumnarEventStore.attach(columnar.handle).sum('value', { from, to });
 // Answers must agree before anything is timed.
 const want = naiveSum();
-if (columnar.sum('value', { from, to }) !== want || objects.sum(value, { from, to }) !== want) {
+if (
+  columnar.sum('value', { from, to }) !== want ||
+  coldSum() !== want ||
+  objects.sum(value, { from, to }) !== want
+) {
   throw new Error('time-filtered sums disagree');
 }
 const wantGroups = naiveGroups();
@@ -107,6 +113,7 @@ const task = (name: string, fn: () => number, rowsPerCall = ROWS): BenchTask => 
 });
 
 const COL_SUM = 'ColumnarEventStore.sum, from/to';
+const COL_SUM_COLD = 'ColumnarEventStore.sum, from/to, first query (no block summaries yet)';
 const ES_SUM = 'EventStore<object>.sum, from/to';
 const NAIVE_SUM = 'array filter().reduce()';
 const COL_GROUP = 'ColumnarEventStore.groupBy';
@@ -120,6 +127,7 @@ const runOptions = SMOKE ? { rounds: 1, timeMs: 50, warmupMs: 20 } : { rounds: 3
 const sums = runTinybench(
   [
     task(COL_SUM, () => columnar.sum('value', { from, to })),
+    task(COL_SUM_COLD, coldSum),
     task(ES_SUM, () => objects.sum(value, { from, to })),
     task(NAIVE_SUM, naiveSum),
   ],
@@ -199,6 +207,7 @@ const layouts = runTinybench(
       return s;
     }),
     task(COL_SUM, () => columnar.sum('value', { from, to })),
+    task(COL_SUM_COLD, coldSum),
   ],
   runOptions,
 );
@@ -208,8 +217,9 @@ const method =
   `tinybench 6 via bench/lib (3 rounds, pooled samples, median). ${ROWS.toLocaleString('en')} rows held ` +
   `(timestamp non-decreasing, integer value, key among ${KEYS} strings); ColumnarEventStore and ` +
   'EventStore<object> with 1 partition of exactly that capacity. The sum covers the middle half of the ' +
-  'time span (both bounds inclusive); groupBy and topK cover every row. Rates are rows scanned per ' +
-  'second (the store holds them all); every answer is checked against the naive one first.';
+  'time span (both bounds inclusive); groupBy and topK cover every row. Rates are rows held ÷ query time ' +
+  '(a repeated columnar sum reads only the blocks its block summaries cannot answer; the "first query" ' +
+  'row attaches a fresh instance per call, which has none); every answer is checked against the naive one first.';
 const peers = ['EventStore<object> (objects in a ring)', 'naive JS array of objects (filter/reduce, Map)'];
 const m = header('Columnar aggregation over 1 M rows', method, peers);
 const sections: Section[] = [
@@ -231,11 +241,13 @@ const targets = [
   target(sections[2]!, COL_TOP, ES_TOP, 1),
 ];
 const sumRow = sums.find((r) => r.name === COL_SUM)!;
+const coldRow = sums.find((r) => r.name === COL_SUM_COLD)!;
 const groupRow = groups.find((r) => r.name === COL_GROUP)!;
 const rowsPerNs = sumRow.opsPerSec / 1e9;
 const groupMs = (groupRow.medianNs * ROWS) / 1e6;
 const notes = [
-  `Absolute target "time-filtered sum ≥ 1 row/ns": ${rowsPerNs.toFixed(2)} rows/ns (${rowsPerNs >= 1 ? 'reached' : 'missed'}).`,
+  `Absolute target "time-filtered sum ≥ 1 row/ns": repeated queries ${rowsPerNs.toFixed(2)} rows/ns (${rowsPerNs >= 1 ? 'reached' : 'missed'}); ` +
+    `a first query (no block summaries) ${(coldRow.opsPerSec / 1e9).toFixed(2)} rows/ns (${coldRow.opsPerSec >= 1e9 ? 'reached' : 'missed'}).`,
   `Absolute target "groupBy over 1 M rows ≤ 5 ms": ${groupMs.toFixed(2)} ms per query over ${ROWS.toLocaleString('en')} rows, ${formatNs(groupRow.medianNs)} per row (${ROWS === 1_000_000 ? (groupMs <= 5 ? 'reached' : 'missed') : 'smoke size: not judged'}).`,
 ];
 for (const n of notes) console.log(n);

@@ -213,6 +213,8 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   readonly #tracking: boolean;
   #roundRobin: number;
   #hooks: SequencerHooks | undefined;
+  /** Per partition, per value column: this thread's summaries of whole blocks (see #foldBlocks). */
+  readonly #summaries: Map<number, BlockSummaries>[] = [];
   // Thread-local staging of a batch: one scratch column per column, and the rows' partitions.
   #stage: ColumnArray[];
   #stageParts = new Int32Array(0);
@@ -1196,6 +1198,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       const cap = seq.capacity;
       const mod = seq.modulus;
       const { timed, from, to } = r;
+      if (simple && cap >= 2 * CHUNK) {
+        this.#foldBlocks(p, seq, ts, vs, column, timed, from, to, minMax, total);
+        continue;
+      }
       this.#scan(
         seq,
         (a, n) => {
@@ -1254,6 +1260,108 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       );
     }
     return total;
+  }
+
+  /**
+   * The unfiltered fold of one partition by aligned blocks of CHUNK slots, with this thread's block
+   * summaries (count, sum, min, max and time bounds of a whole block): a block known to lie entirely
+   * outside [from, to] is skipped, one entirely inside is added from its summary, and only the others
+   * and the ragged ends are read. A summary is made from a block whose rows were all readable and
+   * validated intact, keyed by the block's first sequence; it is used only while that sequence is still
+   * intact (checked by `validate`, as every chunk read is) and fewer than M/4 rows were published since
+   * (so the same sequence value cannot mean a later lap of the modulus). Rows never change between
+   * their publication and the claim that overwrites them, so an intact block still holds what was
+   * summarised (docs/architecture.md, "Block summaries").
+   */
+  #foldBlocks(
+    p: number,
+    seq: Sequencer,
+    ts: ColumnArray,
+    vs: ColumnArray | undefined,
+    column: number,
+    timed: boolean,
+    from: number,
+    to: number,
+    minMax: boolean,
+    total: Acc,
+  ): void {
+    const summaries = this.#blockSummaries(p, column, seq.capacity);
+    const chunkAcc = new Acc();
+    const cap = seq.capacity;
+    const hooks = this.#hooks;
+    const c = seq.readRange();
+    // Read before any block is read: a summary made now is stamped no later than its rows.
+    const appended = seq.appended;
+    const maxAge = seq.modulus / 4;
+    // Folds slots [i, i + n) (sequences from z) into chunkAcc; `readable`: every row known published.
+    const read = (i: number, n: number, z: number, readable: boolean): void => {
+      if (readable) {
+        if (minMax && vs !== undefined) foldAllKernel(ts, vs, i, i + n, from, to, chunkAcc);
+        else sumAllKernel(ts, vs, i, i + n, timed, from, to, chunkAcc);
+      } else foldKernel(seq.stamps, ts, vs, i, i + n, z - i, from, to, chunkAcc);
+    };
+    let a = seq.lo;
+    while (seq.delta(c, a) > 0) {
+      const left = seq.delta(c, a);
+      const slot = a % cap;
+      const offset = slot % CHUNK;
+      const start = slot - offset;
+      const blockLen = Math.min(CHUNK, cap - start);
+      const b = start / CHUNK;
+      // A whole block below the cursor, or a ragged end (to the block's end or the cursor).
+      const whole = offset === 0 && left >= blockLen;
+      const n = whole ? blockLen : Math.min(left, blockLen - offset);
+      let known = false;
+      let summarise = false;
+      chunkAcc.reset();
+      if (!whole) {
+        read(slot, n, a, seq.allPublished);
+      } else {
+        const age = appended - summaries.appendedAt[b]!;
+        known = summaries.seqAt[b] === a && age >= 0 && age < maxAge;
+        if (known && timed && (summaries.tmax[b]! < from || summaries.tmin[b]! > to)) {
+          // Entirely outside the range: nothing to add.
+        } else if (known && (!timed || (from <= summaries.tmin[b]! && summaries.tmax[b]! <= to))) {
+          chunkAcc.count = summaries.count[b]!;
+          chunkAcc.sum = summaries.sum[b]!;
+          chunkAcc.min = summaries.min[b]!;
+          chunkAcc.max = summaries.max[b]!;
+        } else if (known) {
+          // Straddles a bound: every row was readable when summarised, and still is (validated below).
+          read(start, n, a, true);
+        } else {
+          // Summarised on the second whole read of the same block: a one-off query pays no extra pass.
+          if (summaries.seenAt[b] === a) {
+            const stamps = seq.allPublished ? undefined : seq.stamps;
+            summarise = summariseBlock(stamps, ts, vs, start, n, a, summaries, b);
+          }
+          read(start, n, a, seq.allPublished || summarise);
+        }
+      }
+      if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_CHUNK);
+      const intact = seq.validate(a);
+      if (intact !== a) {
+        a = intact; // overwritten meanwhile: read on from the oldest intact row
+        continue;
+      }
+      total.add(chunkAcc);
+      if (summarise) {
+        summaries.seqAt[b] = a;
+        summaries.appendedAt[b] = appended;
+      } else if (whole && !known) {
+        summaries.seenAt[b] = a;
+      }
+      a = seq.wrap(a + n);
+    }
+  }
+
+  /** This thread's block summaries of partition `p` for `column` (-1: count only), made on first use. */
+  #blockSummaries(p: number, column: number, capacity: number): BlockSummaries {
+    let byColumn = this.#summaries[p];
+    if (byColumn === undefined) this.#summaries[p] = byColumn = new Map();
+    let s = byColumn.get(column);
+    if (s === undefined) byColumn.set(column, (s = new BlockSummaries(Math.ceil(capacity / CHUNK))));
+    return s;
   }
 
   #group(keyColumn: string, valueColumn: string, q: ColumnarQueryOptions<S> | undefined): GroupAcc {
@@ -1531,6 +1639,81 @@ class ChunkGroups {
     this.data = b;
     return b;
   }
+}
+
+/**
+ * One thread's summaries of aligned blocks of CHUNK slots in one partition, for one value column:
+ * `seqAt[b]` the first sequence of block `b` when summarised (-1: none), `appendedAt[b]` the
+ * partition's published count read before that, and the block's count, sum, min, max and time bounds.
+ */
+class BlockSummaries {
+  readonly seqAt: Float64Array;
+  /** First sequence of block `b` when last read whole without a summary (-1: never). */
+  readonly seenAt: Float64Array;
+  readonly appendedAt: Float64Array;
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+  readonly tmin: Float64Array;
+  readonly tmax: Float64Array;
+
+  constructor(blocks: number) {
+    this.seqAt = new Float64Array(blocks).fill(-1);
+    this.seenAt = new Float64Array(blocks).fill(-1);
+    this.appendedAt = new Float64Array(blocks);
+    this.count = new Float64Array(blocks);
+    this.sum = new Float64Array(blocks);
+    this.min = new Float64Array(blocks);
+    this.max = new Float64Array(blocks);
+    this.tmin = new Float64Array(blocks);
+    this.tmax = new Float64Array(blocks);
+  }
+}
+
+/**
+ * Summarises slots [i0, i0 + n) (sequences from `z0`) into block `b` of `s`, without marking it
+ * valid (the caller does, once the read is validated). Returns false, summarising nothing, when a row
+ * is not readable (`stamps` undefined: every row is known published).
+ */
+function summariseBlock(
+  stamps: Int32Array | undefined,
+  ts: ColumnArray,
+  vs: ColumnArray | undefined,
+  i0: number,
+  n: number,
+  z0: number,
+  s: BlockSummaries,
+  b: number,
+): boolean {
+  const off = z0 - i0;
+  if (stamps !== undefined) {
+    for (let i = i0; i < i0 + n; i++) if ((stamps[i]! & READABLE_MASK) !== i + off) return false;
+  }
+  let sum = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let tmin = Number.POSITIVE_INFINITY;
+  let tmax = Number.NEGATIVE_INFINITY;
+  for (let i = i0; i < i0 + n; i++) {
+    const t = ts[i]!;
+    if (t < tmin) tmin = t;
+    if (t > tmax) tmax = t;
+    if (vs !== undefined) {
+      const v = vs[i]!;
+      sum += v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  s.seqAt[b] = -1; // valid only once the caller's validation succeeds
+  s.count[b] = n;
+  s.sum[b] = sum;
+  s.min[b] = min;
+  s.max[b] = max;
+  s.tmin[b] = tmin;
+  s.tmax[b] = tmax;
+  return true;
 }
 
 /** Dense per-key-id count/sum/min/max of a groupBy, grown when a newer key id shows up. */
