@@ -226,7 +226,13 @@ describe('oversized bodies against a server process (T27)', () => {
               res.on('error', () => resolve({ status, written }));
             },
           );
-          req.on('error', (err) => (status !== 0 ? resolve({ status, written }) : reject(err)));
+          req.on('error', (err: NodeJS.ErrnoException) => {
+            // The server answers 413 and closes while the body is still coming: the close may reach
+            // this client (EPIPE, ECONNRESET) before the answer is parsed. Either way it was cut.
+            if (status !== 0) resolve({ status, written });
+            else if (err.code === 'EPIPE' || err.code === 'ECONNRESET') resolve({ status: -1, written });
+            else reject(err);
+          });
           const pump = (): void => {
             while (written < total && status === 0 && !req.destroyed) {
               written += chunk.length;
@@ -243,9 +249,10 @@ describe('oversized bodies against a server process (T27)', () => {
       const after = rssKb(pid);
       const growthMb = (after - before) / 1024;
       console.log(
-        `# T27: 413 after ${(written / 1048576).toFixed(1)} MB sent of 100 MB; server RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MB (+${growthMb.toFixed(1)} MB)`,
+        `# T27: ${status === 413 ? '413' : 'connection cut'} after ${(written / 1048576).toFixed(1)} MB sent of 100 MB; server RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MB (+${growthMb.toFixed(1)} MB)`,
       );
-      assert.equal(status, 413);
+      assert.ok(status === 413 || status === -1, `answered ${status}`);
+      assert.ok(written < total, 'the server stopped the upload before its end');
       assert.ok(growthMb < 64, `RSS grew by ${growthMb} MB`);
 
       // limit + 1 bytes: with a Content-Length (refused before reading) and chunked (counted).
