@@ -215,6 +215,8 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   #hooks: SequencerHooks | undefined;
   /** Per partition, per value column: this thread's summaries of whole blocks (see #foldBlocks). */
   readonly #summaries: Map<number, BlockSummaries>[] = [];
+  /** Per partition, per (key column, value column): this thread's group summaries (see #groupBlocks). */
+  readonly #groupSummaries: Map<number, GroupBlockSummaries>[] = [];
   // Thread-local staging of a batch: one scratch column per column, and the rows' partitions.
   #stage: ColumnArray[];
   #stageParts = new Int32Array(0);
@@ -1199,7 +1201,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       const mod = seq.modulus;
       const { timed, from, to } = r;
       if (simple && cap >= 2 * CHUNK) {
-        this.#foldBlocks(p, seq, ts, vs, column, timed, from, to, minMax, total);
+        this.#foldBlocks(p, seq, r, ts, vs, column, minMax, total);
         continue;
       }
       this.#scan(
@@ -1263,36 +1265,96 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   }
 
   /**
-   * The unfiltered fold of one partition by aligned blocks of CHUNK slots, with this thread's block
-   * summaries (count, sum, min, max and time bounds of a whole block): a block known to lie entirely
-   * outside [from, to] is skipped, one entirely inside is added from its summary, and only the others
-   * and the ragged ends are read. A summary is made from a block whose rows were all readable and
-   * validated intact, keyed by the block's first sequence; it is used only while that sequence is still
-   * intact (checked by `validate`, as every chunk read is) and fewer than M/4 rows were published since
-   * (so the same sequence value cannot mean a later lap of the modulus). Rows never change between
-   * their publication and the claim that overwrites them, so an intact block still holds what was
+   * Walks `[lo, c)` of one partition by aligned blocks of CHUNK slots for a query without `where` or
+   * `filter`, using this thread's block summaries (`index`). For each whole block or ragged end it
+   * calls `visit`, which reads it or answers it from a summary (and may make a summary); then validates
+   * it like any chunk read (dropped and read on from the oldest intact row if overwritten meanwhile),
+   * calls `commit`, and only then marks a summary just made valid. A summary counts as `known` only if
+   * it was made at this block's current first sequence and fewer than M/4 rows were published since
+   * (so the same sequence value cannot be a later lap of the modulus). Rows never change between their
+   * publication and the claim that overwrites them, so a block validated intact still holds what was
    * summarised (docs/architecture.md, "Block summaries").
    */
-  #foldBlocks(
-    p: number,
+  #walkBlocks(
     seq: Sequencer,
-    ts: ColumnArray,
-    vs: ColumnArray | undefined,
-    column: number,
-    timed: boolean,
-    from: number,
-    to: number,
-    minMax: boolean,
-    total: Acc,
+    index: BlockIndex,
+    r: ResolvedQuery,
+    visit: (step: BlockStep) => boolean,
+    commit: (step: BlockStep) => void,
   ): void {
-    const summaries = this.#blockSummaries(p, column, seq.capacity);
-    const chunkAcc = new Acc();
     const cap = seq.capacity;
     const hooks = this.#hooks;
     const c = seq.readRange();
     // Read before any block is read: a summary made now is stamped no later than its rows.
     const appended = seq.appended;
     const maxAge = seq.modulus / 4;
+    const step: BlockStep = { a: 0, slot: 0, n: 0, b: 0, whole: false, known: false, seen: false, within: 0 };
+    let a = seq.lo;
+    while (seq.delta(c, a) > 0) {
+      const left = seq.delta(c, a);
+      const slot = a % cap;
+      const offset = slot % CHUNK;
+      const blockLen = Math.min(CHUNK, cap - (slot - offset));
+      const b = (slot - offset) / CHUNK;
+      const whole = offset === 0 && left >= blockLen;
+      const age = appended - index.appendedAt[b]!;
+      step.a = a;
+      step.slot = slot;
+      step.n = whole ? blockLen : Math.min(left, blockLen - offset);
+      step.b = b;
+      step.whole = whole;
+      step.known = whole && index.seqAt[b] === a && age >= 0 && age < maxAge;
+      step.seen = whole && index.seenAt[b] === a;
+      // -1: the block's rows all lie outside [from, to]; 1: all inside; 0: some of each (or unknown).
+      step.within = !step.known
+        ? 0
+        : r.timed && (index.tmax[b]! < r.from || index.tmin[b]! > r.to)
+          ? -1
+          : !r.timed || (r.from <= index.tmin[b]! && index.tmax[b]! <= r.to)
+            ? 1
+            : 0;
+      const made = visit(step);
+      if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_CHUNK);
+      const intact = seq.validate(a);
+      if (intact !== a) {
+        a = intact; // overwritten meanwhile: read on from the oldest intact row
+        continue;
+      }
+      commit(step);
+      if (made) {
+        index.seqAt[b] = a;
+        index.appendedAt[b] = appended;
+      } else if (whole && !step.known) {
+        index.seenAt[b] = a;
+      }
+      a = seq.wrap(a + step.n);
+    }
+  }
+
+  /**
+   * The fold of one partition through #walkBlocks: a block entirely outside the range adds nothing,
+   * one entirely inside adds its summary, the rest is read. A block is summarised (count, sum, min,
+   * max) on its second whole read, so a one-off query pays no extra pass.
+   */
+  #foldBlocks(
+    p: number,
+    seq: Sequencer,
+    r: ResolvedQuery,
+    ts: ColumnArray,
+    vs: ColumnArray | undefined,
+    column: number,
+    minMax: boolean,
+    total: Acc,
+  ): void {
+    const summaries = this.#summariesOf(
+      this.#summaries,
+      p,
+      column,
+      seq.capacity,
+      (n) => new BlockSummaries(n),
+    );
+    const chunkAcc = new Acc();
+    const { timed, from, to } = r;
     // Folds slots [i, i + n) (sequences from z) into chunkAcc; `readable`: every row known published.
     const read = (i: number, n: number, z: number, readable: boolean): void => {
       if (readable) {
@@ -1300,67 +1362,48 @@ export class ColumnarEventStore<S extends ColumnSchema> {
         else sumAllKernel(ts, vs, i, i + n, timed, from, to, chunkAcc);
       } else foldKernel(seq.stamps, ts, vs, i, i + n, z - i, from, to, chunkAcc);
     };
-    let a = seq.lo;
-    while (seq.delta(c, a) > 0) {
-      const left = seq.delta(c, a);
-      const slot = a % cap;
-      const offset = slot % CHUNK;
-      const start = slot - offset;
-      const blockLen = Math.min(CHUNK, cap - start);
-      const b = start / CHUNK;
-      // A whole block below the cursor, or a ragged end (to the block's end or the cursor).
-      const whole = offset === 0 && left >= blockLen;
-      const n = whole ? blockLen : Math.min(left, blockLen - offset);
-      let known = false;
-      let summarise = false;
+    const visit = (s: BlockStep): boolean => {
       chunkAcc.reset();
-      if (!whole) {
-        read(slot, n, a, seq.allPublished);
-      } else {
-        const age = appended - summaries.appendedAt[b]!;
-        known = summaries.seqAt[b] === a && age >= 0 && age < maxAge;
-        if (known && timed && (summaries.tmax[b]! < from || summaries.tmin[b]! > to)) {
-          // Entirely outside the range: nothing to add.
-        } else if (known && (!timed || (from <= summaries.tmin[b]! && summaries.tmax[b]! <= to))) {
-          chunkAcc.count = summaries.count[b]!;
-          chunkAcc.sum = summaries.sum[b]!;
-          chunkAcc.min = summaries.min[b]!;
-          chunkAcc.max = summaries.max[b]!;
-        } else if (known) {
-          // Straddles a bound: every row was readable when summarised, and still is (validated below).
-          read(start, n, a, true);
-        } else {
-          // Summarised on the second whole read of the same block: a one-off query pays no extra pass.
-          if (summaries.seenAt[b] === a) {
-            const stamps = seq.allPublished ? undefined : seq.stamps;
-            summarise = summariseBlock(stamps, ts, vs, start, n, a, summaries, b);
-          }
-          read(start, n, a, seq.allPublished || summarise);
-        }
+      if (s.within === 1) {
+        chunkAcc.count = summaries.count[s.b]!;
+        chunkAcc.sum = summaries.sum[s.b]!;
+        chunkAcc.min = summaries.min[s.b]!;
+        chunkAcc.max = summaries.max[s.b]!;
+        return false;
       }
-      if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_CHUNK);
-      const intact = seq.validate(a);
-      if (intact !== a) {
-        a = intact; // overwritten meanwhile: read on from the oldest intact row
-        continue;
+      if (s.within === -1) return false;
+      // A known block's rows were all readable when summarised, and still are (validated after).
+      let made = false;
+      if (s.seen && !s.known) {
+        made = summariseBlock(
+          seq.allPublished ? undefined : seq.stamps,
+          ts,
+          vs,
+          s.slot,
+          s.n,
+          s.a,
+          summaries,
+          s.b,
+        );
       }
-      total.add(chunkAcc);
-      if (summarise) {
-        summaries.seqAt[b] = a;
-        summaries.appendedAt[b] = appended;
-      } else if (whole && !known) {
-        summaries.seenAt[b] = a;
-      }
-      a = seq.wrap(a + n);
-    }
+      read(s.slot, s.n, s.a, seq.allPublished || s.known || made);
+      return made;
+    };
+    this.#walkBlocks(seq, summaries, r, visit, () => total.add(chunkAcc));
   }
 
-  /** This thread's block summaries of partition `p` for `column` (-1: count only), made on first use. */
-  #blockSummaries(p: number, column: number, capacity: number): BlockSummaries {
-    let byColumn = this.#summaries[p];
-    if (byColumn === undefined) this.#summaries[p] = byColumn = new Map();
-    let s = byColumn.get(column);
-    if (s === undefined) byColumn.set(column, (s = new BlockSummaries(Math.ceil(capacity / CHUNK))));
+  /** This thread's summaries of partition `p` under `key` (a column, or a column pair), made on first use. */
+  #summariesOf<B extends BlockIndex>(
+    all: Map<number, B>[],
+    p: number,
+    key: number,
+    capacity: number,
+    create: (blocks: number) => B,
+  ): B {
+    let byKey = all[p];
+    if (byKey === undefined) all[p] = byKey = new Map();
+    let s = byKey.get(key);
+    if (s === undefined) byKey.set(key, (s = create(Math.ceil(capacity / CHUNK))));
     return s;
   }
 
@@ -1387,6 +1430,18 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       const cap = seq.capacity;
       const mod = seq.modulus;
       const { timed, from, to } = r;
+      if (simple && cap >= 2 * CHUNK) {
+        const pair = keySpec.index * 4096 + vc;
+        const summaries = this.#summariesOf(
+          this.#groupSummaries,
+          p,
+          pair,
+          cap,
+          (n) => new GroupBlockSummaries(n),
+        );
+        this.#groupBlocks(seq, r, ts, ks, vs, summaries, groups, chunk);
+        continue;
+      }
       this.#scan(
         seq,
         (a, n) => {
@@ -1442,6 +1497,62 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       );
     }
     return groups;
+  }
+
+  /**
+   * The groupBy of one partition through #walkBlocks, with group summaries (per block: each key's
+   * count, sum, min and max over the whole block), made on a block's second whole read.
+   */
+  #groupBlocks(
+    seq: Sequencer,
+    r: ResolvedQuery,
+    ts: ColumnArray,
+    ks: ColumnArray,
+    vs: ColumnArray,
+    summaries: GroupBlockSummaries,
+    groups: GroupAcc,
+    chunk: ChunkGroups,
+  ): void {
+    const { timed, from, to } = r;
+    let fromSummary: Float64Array | undefined;
+    let made: Float64Array | undefined;
+    const visit = (s: BlockStep): boolean => {
+      chunk.clear();
+      fromSummary = undefined;
+      made = undefined;
+      if (s.within === 1) fromSummary = summaries.entries[s.b];
+      if (s.within !== 0) return false;
+      if (s.seen && !s.known) {
+        const stamps = seq.allPublished ? undefined : seq.stamps;
+        made = summariseGroups(stamps, ts, ks, vs, s.slot, s.n, s.a, chunk, summaries, s.b);
+      }
+      // Untimed, a block's groups are the query's; otherwise read the rows in [from, to].
+      if (made !== undefined && !timed) fromSummary = made;
+      else {
+        const readable = seq.allPublished || s.known || made !== undefined;
+        groupKernel(
+          readable ? undefined : seq.stamps,
+          ts,
+          ks,
+          vs,
+          s.slot,
+          s.slot + s.n,
+          s.a - s.slot,
+          from,
+          to,
+          chunk,
+        );
+      }
+      return made !== undefined;
+    };
+    const commit = (s: BlockStep): void => {
+      if (fromSummary !== undefined) {
+        groups.mergeSparse(fromSummary);
+        chunk.clear();
+      } else groups.merge(chunk);
+      if (made !== undefined) summaries.entries[s.b] = made;
+    };
+    this.#walkBlocks(seq, summaries, r, visit, commit);
   }
 
   #numericColumn(column: string): number {
@@ -1642,19 +1753,15 @@ class ChunkGroups {
 }
 
 /**
- * One thread's summaries of aligned blocks of CHUNK slots in one partition, for one value column:
+ * The validity half of one thread's summaries of the aligned blocks of CHUNK slots of one partition:
  * `seqAt[b]` the first sequence of block `b` when summarised (-1: none), `appendedAt[b]` the
- * partition's published count read before that, and the block's count, sum, min, max and time bounds.
+ * partition's published count read before that, `seenAt[b]` the first sequence when last read whole
+ * without a summary, and the block's time bounds.
  */
-class BlockSummaries {
+class BlockIndex {
   readonly seqAt: Float64Array;
-  /** First sequence of block `b` when last read whole without a summary (-1: never). */
   readonly seenAt: Float64Array;
   readonly appendedAt: Float64Array;
-  readonly count: Float64Array;
-  readonly sum: Float64Array;
-  readonly min: Float64Array;
-  readonly max: Float64Array;
   readonly tmin: Float64Array;
   readonly tmax: Float64Array;
 
@@ -1662,12 +1769,40 @@ class BlockSummaries {
     this.seqAt = new Float64Array(blocks).fill(-1);
     this.seenAt = new Float64Array(blocks).fill(-1);
     this.appendedAt = new Float64Array(blocks);
+    this.tmin = new Float64Array(blocks);
+    this.tmax = new Float64Array(blocks);
+  }
+}
+
+/** What #walkBlocks hands its visitor for one whole block or ragged end. */
+interface BlockStep {
+  /** First sequence, first slot and length. */
+  a: number;
+  slot: number;
+  n: number;
+  /** Block index; `whole`: the step is the whole block. */
+  b: number;
+  whole: boolean;
+  /** The block's summary is valid; `within` then says where its rows lie against [from, to]. */
+  known: boolean;
+  /** The block was read whole once before at this sequence: time to summarise it. */
+  seen: boolean;
+  within: -1 | 0 | 1;
+}
+
+/** Fold summaries: a whole block's count, sum, min and max. */
+class BlockSummaries extends BlockIndex {
+  readonly count: Float64Array;
+  readonly sum: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
+
+  constructor(blocks: number) {
+    super(blocks);
     this.count = new Float64Array(blocks);
     this.sum = new Float64Array(blocks);
     this.min = new Float64Array(blocks);
     this.max = new Float64Array(blocks);
-    this.tmin = new Float64Array(blocks);
-    this.tmax = new Float64Array(blocks);
   }
 }
 
@@ -1686,34 +1821,110 @@ function summariseBlock(
   s: BlockSummaries,
   b: number,
 ): boolean {
-  const off = z0 - i0;
-  if (stamps !== undefined) {
-    for (let i = i0; i < i0 + n; i++) if ((stamps[i]! & READABLE_MASK) !== i + off) return false;
-  }
+  if (!allReadable(stamps, i0, n, z0)) return false;
   let sum = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  let tmin = Number.POSITIVE_INFINITY;
-  let tmax = Number.NEGATIVE_INFINITY;
-  for (let i = i0; i < i0 + n; i++) {
-    const t = ts[i]!;
-    if (t < tmin) tmin = t;
-    if (t > tmax) tmax = t;
-    if (vs !== undefined) {
+  if (vs !== undefined) {
+    for (let i = i0; i < i0 + n; i++) {
       const v = vs[i]!;
       sum += v;
       if (v < min) min = v;
       if (v > max) max = v;
     }
   }
-  s.seqAt[b] = -1; // valid only once the caller's validation succeeds
+  setTimeBounds(ts, i0, n, s, b);
   s.count[b] = n;
   s.sum[b] = sum;
   s.min[b] = min;
   s.max[b] = max;
+  return true;
+}
+
+/** Whether every row of slots [i0, i0 + n) holds sequence z0 + (i - i0) (`stamps` undefined: known). */
+function allReadable(stamps: Int32Array | undefined, i0: number, n: number, z0: number): boolean {
+  if (stamps === undefined) return true;
+  const off = z0 - i0;
+  for (let i = i0; i < i0 + n; i++) if ((stamps[i]! & READABLE_MASK) !== i + off) return false;
+  return true;
+}
+
+/** Records the time bounds of slots [i0, i0 + n) for block `b`, and marks its summary not (yet) valid. */
+function setTimeBounds(ts: ColumnArray, i0: number, n: number, s: BlockIndex, b: number): void {
+  let tmin = Number.POSITIVE_INFINITY;
+  let tmax = Number.NEGATIVE_INFINITY;
+  for (let i = i0; i < i0 + n; i++) {
+    const t = ts[i]!;
+    if (t < tmin) tmin = t;
+    if (t > tmax) tmax = t;
+  }
+  s.seqAt[b] = -1; // valid only once the caller's validation succeeds
   s.tmin[b] = tmin;
   s.tmax[b] = tmax;
-  return true;
+}
+
+/** Keys a block may hold and still be summarised (past it, the summary would cost more than a read). */
+const MAX_SUMMARY_KEYS = 512;
+
+/** Group summaries: per block, (key id, count, sum, min, max) for each key of the block. */
+class GroupBlockSummaries extends BlockIndex {
+  readonly entries: (Float64Array | undefined)[];
+
+  constructor(blocks: number) {
+    super(blocks);
+    this.entries = new Array(blocks).fill(undefined);
+  }
+}
+
+/**
+ * The groups of every row of slots [i0, i0 + n) (sequences from `z0`) as (id, count, sum, min, max)
+ * entries, and the block's time bounds into `s` (not yet marked valid). Uses `scratch`. Undefined when
+ * a row is not readable or the block holds more than MAX_SUMMARY_KEYS keys.
+ */
+function summariseGroups(
+  stamps: Int32Array | undefined,
+  ts: ColumnArray,
+  ks: ColumnArray,
+  vs: ColumnArray,
+  i0: number,
+  n: number,
+  z0: number,
+  scratch: ChunkGroups,
+  s: GroupBlockSummaries,
+  b: number,
+): Float64Array | undefined {
+  if (!allReadable(stamps, i0, n, z0)) return undefined;
+  scratch.clear();
+  groupKernel(
+    undefined,
+    ts,
+    ks,
+    vs,
+    i0,
+    i0 + n,
+    z0 - i0,
+    Number.NEGATIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
+    scratch,
+  );
+  const k = scratch.touchedCount;
+  if (k > MAX_SUMMARY_KEYS) {
+    scratch.clear();
+    return undefined;
+  }
+  const d = scratch.data;
+  const e = new Float64Array(5 * k);
+  for (let j = 0; j < k; j++) {
+    const at = scratch.touched[j]!;
+    e[5 * j] = at / 4;
+    e[5 * j + 1] = d[at]!;
+    e[5 * j + 2] = d[at + 1]!;
+    e[5 * j + 3] = d[at + 2]!;
+    e[5 * j + 4] = d[at + 3]!;
+  }
+  scratch.clear();
+  setTimeBounds(ts, i0, n, s, b);
+  return e;
 }
 
 /** Dense per-key-id count/sum/min/max of a groupBy, grown when a newer key id shows up. */
@@ -1747,6 +1958,18 @@ class GroupAcc {
       sum[id]! += v;
       if (v < min[id]!) min[id] = v;
       if (v > max[id]!) max[id] = v;
+    }
+  }
+
+  /** Folds (id, count, sum, min, max) entries in, as made by summariseGroups. */
+  mergeSparse(e: Float64Array): void {
+    for (let j = 0; j < e.length; j += 5) {
+      const id = e[j]!;
+      if (id >= this.count.length) this.#grow(Math.max(id + 1, this.count.length * 2));
+      this.count[id]! += e[j + 1]!;
+      this.sum[id]! += e[j + 2]!;
+      if (e[j + 3]! < this.min[id]!) this.min[id] = e[j + 3]!;
+      if (e[j + 4]! > this.max[id]!) this.max[id] = e[j + 4]!;
     }
   }
 
