@@ -71,6 +71,8 @@ export interface TrialResult {
   liveTorn: number;
   liveOutOfOrder: number;
   liveGroupMismatch: number;
+  /** Readers' answers (possibly from block summaries) that differ from a fresh read once writers stopped. */
+  summaryMismatch: number;
   liveRowsChecked: number;
   abortedSlots: number;
   workerErrors: string[];
@@ -86,7 +88,8 @@ export function violated(r: TrialResult): boolean {
       r.phantom +
       r.liveTorn +
       r.liveOutOfOrder +
-      r.liveGroupMismatch >
+      r.liveGroupMismatch +
+      r.summaryMismatch >
       0 || r.workerErrors.length > 0
   );
 }
@@ -97,7 +100,7 @@ export function describeTrial(c: TrialConfig, r: TrialResult): string {
     `seed=${c.seed} strategy=${c.strategy} W=${c.writers} R=${c.readers} cap=${c.capacityPerPartition}x${c.partitions} ` +
     `p=${c.noiseProbability}: acked=${r.acked} present=${r.present} lost=${r.lost} dup=${r.duplicated} ` +
     `torn=${r.torn} outOfOrder=${r.outOfOrder} phantom=${r.phantom} liveTorn=${r.liveTorn} ` +
-    `liveOutOfOrder=${r.liveOutOfOrder} liveGroupMismatch=${r.liveGroupMismatch} ` +
+    `liveOutOfOrder=${r.liveOutOfOrder} liveGroupMismatch=${r.liveGroupMismatch} summaryMismatch=${r.summaryMismatch} ` +
     `liveRows=${r.liveRowsChecked} aborted=${r.abortedSlots} errors=${r.workerErrors.length}`
   );
 }
@@ -133,12 +136,16 @@ export async function runTrial(c: TrialConfig): Promise<TrialResult> {
     }),
   );
   const readerDone = readers.map((w) =>
-    collect<{ torn: number; outOfOrder: number; rowsChecked: number; groupMismatch: number }>(w).catch(
-      (e: unknown) => {
-        errors.push(String(e));
-        return [];
-      },
-    ),
+    collect<{
+      torn: number;
+      outOfOrder: number;
+      rowsChecked: number;
+      groupMismatch: number;
+      summaryMismatch: number;
+    }>(w).catch((e: unknown) => {
+      errors.push(String(e));
+      return [];
+    }),
   );
   await Promise.all([...writers, ...readers].map(ready));
   // Release the start barrier.
@@ -185,6 +192,7 @@ export async function runTrial(c: TrialConfig): Promise<TrialResult> {
     liveTorn: 0,
     liveOutOfOrder: 0,
     liveGroupMismatch: 0,
+    summaryMismatch: 0,
     liveRowsChecked: 0,
     abortedSlots: store.statistics.abortedSlots,
     workerErrors: errors,
@@ -194,6 +202,7 @@ export async function runTrial(c: TrialConfig): Promise<TrialResult> {
       r.liveTorn += m.torn;
       r.liveOutOfOrder += m.outOfOrder;
       r.liveGroupMismatch += m.groupMismatch;
+      r.summaryMismatch += m.summaryMismatch;
       r.liveRowsChecked += m.rowsChecked;
     }
   }
