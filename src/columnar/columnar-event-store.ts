@@ -1198,7 +1198,6 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       const ts = cols[0]!;
       const vs = column < 0 ? undefined : cols[column]!;
       const cap = seq.capacity;
-      const mod = seq.modulus;
       const { timed, from, to } = r;
       if (simple && cap >= 2 * CHUNK) {
         this.#foldBlocks(p, seq, r, ts, vs, column, minMax, total);
@@ -1207,51 +1206,36 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       this.#scan(
         seq,
         (a, n) => {
+          chunkAcc.reset();
           if (simple) {
             // Contiguous slot ranges (at most two: the chunk may wrap the ring) through a tight kernel.
-            chunkAcc.reset();
-            let slot = a % cap;
-            let z = a;
-            for (let left = n; left > 0; ) {
-              const len = Math.min(left, cap - slot);
+            forEachRun(seq, a, n, (i0, i1, off) => {
               if (seq.allPublished) {
-                if (minMax && vs !== undefined) foldAllKernel(ts, vs, slot, slot + len, from, to, chunkAcc);
-                else sumAllKernel(ts, vs, slot, slot + len, timed, from, to, chunkAcc);
-              } else foldKernel(stamps, ts, vs, slot, slot + len, z - slot, from, to, chunkAcc);
-              left -= len;
-              slot = 0;
-              z = seq.wrap(z + len);
-            }
+                if (minMax && vs !== undefined) foldAllKernel(ts, vs, i0, i1, from, to, chunkAcc);
+                else sumAllKernel(ts, vs, i0, i1, timed, from, to, chunkAcc);
+              } else foldKernel(stamps, ts, vs, i0, i1, off, from, to, chunkAcc);
+            });
             return chunkAcc.count;
           }
           let count = 0;
           let sum = 0;
           let min = Number.POSITIVE_INFINITY;
           let max = Number.NEGATIVE_INFINITY;
-          let z = a;
-          let slot = a % cap;
-          for (let j = 0; j < n; j++) {
-            if ((stamps[slot]! & READABLE_MASK) === z) {
-              let ok: boolean;
-              if (simple) {
-                if (timed) {
-                  const t = ts[slot]!;
-                  ok = t >= from && t <= to;
-                } else ok = true;
-              } else ok = this.#matches(r, cols, view, slot);
-              if (ok) {
-                count++;
-                if (vs !== undefined) {
-                  const v = vs[slot]!;
-                  sum += v;
-                  if (v < min) min = v;
-                  if (v > max) max = v;
-                }
+          forEachMatch(
+            seq,
+            a,
+            n,
+            (slot) => this.#matches(r, cols, view, slot),
+            (slot) => {
+              count++;
+              if (vs !== undefined) {
+                const v = vs[slot]!;
+                sum += v;
+                if (v < min) min = v;
+                if (v > max) max = v;
               }
-            }
-            if (++slot === cap) slot = 0;
-            if (++z === mod) z = 0;
-          }
+            },
+          );
           chunkAcc.count = count;
           chunkAcc.sum = sum;
           chunkAcc.min = min;
@@ -1416,8 +1400,6 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     const r = this.#resolve(q);
     const groups = new GroupAcc(this.#keys.size);
     const chunk = new ChunkGroups(this.#keys.size);
-    const ids = new Int32Array(CHUNK);
-    const vals = new Float64Array(CHUNK);
     const simple = r.whereCols.length === 0 && r.filter === undefined;
     for (let p = r.first; p < r.end && !r.none; p++) {
       const seq = this.#seqs[p]!;
@@ -1428,8 +1410,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       const ks = cols[keySpec.index]!;
       const vs = cols[vc]!;
       const cap = seq.capacity;
-      const mod = seq.modulus;
-      const { timed, from, to } = r;
+      const { from, to } = r;
       if (simple && cap >= 2 * CHUNK) {
         const pair = keySpec.index * 4096 + vc;
         const summaries = this.#summariesOf(
@@ -1445,55 +1426,25 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       this.#scan(
         seq,
         (a, n) => {
+          // Straight into per-chunk groups (dropped if the chunk turns out overwritten).
+          chunk.clear();
           if (simple) {
-            // Straight into per-chunk groups (dropped if the chunk turns out overwritten).
-            chunk.clear();
-            let slot = a % cap;
-            let z = a;
-            for (let left = n; left > 0; ) {
-              const len = Math.min(left, cap - slot);
-              groupKernel(
-                seq.allPublished ? undefined : stamps,
-                ts,
-                ks,
-                vs,
-                slot,
-                slot + len,
-                z - slot,
-                from,
-                to,
-                chunk,
-              );
-              left -= len;
-              slot = 0;
-              z = seq.wrap(z + len);
-            }
-            return -1;
+            const readable = seq.allPublished ? undefined : stamps;
+            forEachRun(seq, a, n, (i0, i1, off) =>
+              groupKernel(readable, ts, ks, vs, i0, i1, off, from, to, chunk),
+            );
+          } else {
+            forEachMatch(
+              seq,
+              a,
+              n,
+              (slot) => this.#matches(r, cols, view, slot),
+              (slot) => chunk.add(ks[slot]!, vs[slot]!),
+            );
           }
-          let m = 0;
-          let z = a;
-          let slot = a % cap;
-          for (let j = 0; j < n; j++) {
-            if ((stamps[slot]! & READABLE_MASK) === z) {
-              let ok: boolean;
-              if (simple) {
-                if (timed) {
-                  const t = ts[slot]!;
-                  ok = t >= from && t <= to;
-                } else ok = true;
-              } else ok = this.#matches(r, cols, view, slot);
-              if (ok) {
-                ids[m] = ks[slot]!;
-                vals[m] = vs[slot]!;
-                m++;
-              }
-            }
-            if (++slot === cap) slot = 0;
-            if (++z === mod) z = 0;
-          }
-          return m;
+          return 0;
         },
-        (m) => (m < 0 ? groups.merge(chunk) : groups.add(ids, vals, m)),
+        () => groups.merge(chunk),
       );
     }
     return groups;
@@ -1683,6 +1634,45 @@ function foldKernel(
   acc.max = max;
 }
 
+/**
+ * Calls `run(i0, i1, off)` for the contiguous slot ranges of sequences [a, a + n) (two when they wrap
+ * the ring); `off` is the sequence minus the slot within a range.
+ */
+function forEachRun(
+  seq: Sequencer,
+  a: number,
+  n: number,
+  run: (i0: number, i1: number, off: number) => void,
+): void {
+  let slot = a % seq.capacity;
+  let z = a;
+  for (let left = n; left > 0; ) {
+    const len = Math.min(left, seq.capacity - slot);
+    run(slot, slot + len, z - slot);
+    left -= len;
+    slot = 0;
+    z = seq.wrap(z + len);
+  }
+}
+
+/** Calls `row(slot)` for each readable row of sequences [a, a + n) that `matches`, oldest first. */
+function forEachMatch(
+  seq: Sequencer,
+  a: number,
+  n: number,
+  matches: (slot: number) => boolean,
+  row: (slot: number) => void,
+): void {
+  const stamps = seq.stamps;
+  let z = a;
+  let slot = a % seq.capacity;
+  for (let j = 0; j < n; j++) {
+    if ((stamps[slot]! & READABLE_MASK) === z && matches(slot)) row(slot);
+    if (++slot === seq.capacity) slot = 0;
+    if (++z === seq.modulus) z = 0;
+  }
+}
+
 /** Copies (key id, value) of the readable rows of slots [i0, i1) in [from, to] to `ids`/`vals` from `m`. */
 function groupKernel(
   stamps: Int32Array | undefined,
@@ -1696,32 +1686,13 @@ function groupKernel(
   to: number,
   g: ChunkGroups,
 ): void {
-  let d = g.data;
-  const touched = g.touched;
-  let nt = g.touchedCount;
   for (let i = i0; i < i1; i++) {
     // Without stamps every row of the range is published (see Sequencer.allPublished).
     if (stamps !== undefined && (stamps[i]! & READABLE_MASK) !== i + off) continue;
     const t = ts[i]!;
     if (t < from || t > to) continue;
-    const k = ks[i]! * 4;
-    if (k >= d.length) d = g.grow(k);
-    const v = vs[i]!;
-    const c = d[k]!;
-    if (c === 0) {
-      touched[nt++] = k;
-      d[k] = 1;
-      d[k + 1] = v;
-      d[k + 2] = v;
-      d[k + 3] = v;
-      continue;
-    }
-    d[k] = c + 1;
-    d[k + 1]! += v;
-    if (v < d[k + 2]!) d[k + 2] = v;
-    if (v > d[k + 3]!) d[k + 3] = v;
+    g.add(ks[i]!, vs[i]!);
   }
-  g.touchedCount = nt;
 }
 
 /**
@@ -1741,6 +1712,25 @@ class ChunkGroups {
     const d = this.data;
     for (let j = 0; j < this.touchedCount; j++) d[this.touched[j]!] = 0;
     this.touchedCount = 0;
+  }
+
+  /** Folds value `v` into key `id`'s group. */
+  add(id: number, v: number): void {
+    const k = id * 4;
+    const d = k < this.data.length ? this.data : this.grow(k);
+    const c = d[k]!;
+    if (c === 0) {
+      this.touched[this.touchedCount++] = k;
+      d[k] = 1;
+      d[k + 1] = v;
+      d[k + 2] = v;
+      d[k + 3] = v;
+      return;
+    }
+    d[k] = c + 1;
+    d[k + 1]! += v;
+    if (v < d[k + 2]!) d[k + 2] = v;
+    if (v > d[k + 3]!) d[k + 3] = v;
   }
 
   /** A key interned after the query began (its row was published meanwhile): room for index `k`. */
@@ -1939,26 +1929,6 @@ class GroupAcc {
     this.sum = new Float64Array(size);
     this.min = new Float64Array(size).fill(Number.POSITIVE_INFINITY);
     this.max = new Float64Array(size).fill(Number.NEGATIVE_INFINITY);
-  }
-
-  /** Folds `m` (id, value) pairs in. */
-  add(ids: Int32Array, vals: Float64Array, m: number): void {
-    let top = 0;
-    for (let j = 0; j < m; j++) if (ids[j]! > top) top = ids[j]!;
-    // A key interned after the query began (its row was published meanwhile): grow the groups.
-    if (m > 0 && top >= this.count.length) this.#grow(Math.max(top + 1, this.count.length * 2));
-    const count = this.count;
-    const sum = this.sum;
-    const min = this.min;
-    const max = this.max;
-    for (let j = 0; j < m; j++) {
-      const id = ids[j]!;
-      const v = vals[j]!;
-      count[id]! += 1;
-      sum[id]! += v;
-      if (v < min[id]!) min[id] = v;
-      if (v > max[id]!) max[id] = v;
-    }
   }
 
   /** Folds (id, count, sum, min, max) entries in, as made by summariseGroups. */

@@ -50,6 +50,13 @@ describe('ColumnarEventStore and EventStore agree', () => {
         const g2 = objects.groupBy((e) => e.label, value, q);
         assert.equal(g1.size, g2.size);
         for (const [k, g] of g2) assert.deepEqual(g1.get(k), g);
+        // The row-by-row path (a filter, and a where on the key column).
+        const f1 = columns.groupBy('label', 'value', { ...q, filter: (c, s) => c.value[s]! > 5000 });
+        const f2 = objects.groupBy((e) => e.label, value, { ...q, filter: (e) => e.value > 5000 });
+        assert.deepEqual(new Map([...f1].sort()), new Map([...f2].sort()));
+        const w1 = columns.groupBy('label', 'value', { ...q, where: { label: 'k3' } });
+        const w2 = objects.groupBy((e) => e.label, value, { ...q, filter: (e) => e.label === 'k3' });
+        assert.deepEqual(new Map([...w1].sort()), new Map([...w2].sort()));
       }
       assert.deepEqual(columns.snapshot(), objects.snapshot());
     });
