@@ -19,7 +19,7 @@ import {
 } from '../errors.ts';
 import type { ColumnarPartitionImage } from '../snapshots/columnar-serializer.ts';
 import { resolveSnapshotOptions } from '../snapshots/options.ts';
-import { type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.ts';
+import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.ts';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.ts';
 import {
   type ColumnArray,
@@ -890,15 +890,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
    * the attached ones are idle). Resolves with the number of partitions restored.
    */
   restoreFromSnapshots(): Promise<number> {
-    if (this.#snapshotter === undefined) {
-      return Promise.reject(
-        new EventStoreError(
-          ErrorCode.INVALID_STATE,
-          'configureSnapshots() must be called before restoreFromSnapshots()',
-        ),
-      );
-    }
-    return this.#snapshotter.restore();
+    return restoreConfigured(this.#snapshotter);
   }
 
   /**

@@ -13,7 +13,12 @@ import {
   ensureTime,
   invalidArg,
 } from '../errors.ts';
-import { type JournalHook, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.ts';
+import {
+  type JournalHook,
+  restoreConfigured,
+  type SnapshotTarget,
+  Snapshotter,
+} from '../snapshots/snapshotter.ts';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.ts';
 import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.ts';
 import { resolveOptions } from './options.ts';
@@ -459,15 +464,7 @@ export class EventStore<T> implements Iterable<T> {
    * the first append. Resolves with the number of partitions restored from a snapshot.
    */
   restoreFromSnapshots(): Promise<number> {
-    if (this.#snapshotter === undefined) {
-      return Promise.reject(
-        new EventStoreError(
-          ErrorCode.INVALID_STATE,
-          'configureSnapshots() must be called before restoreFromSnapshots()',
-        ),
-      );
-    }
-    return this.#snapshotter.restore();
+    return restoreConfigured(this.#snapshotter);
   }
 
   /** The narrow view of this store that its snapshotter works through. */

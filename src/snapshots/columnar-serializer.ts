@@ -23,13 +23,14 @@ import { gzip } from 'node:zlib';
 import type { ColumnArray, ColumnType } from '../columnar/columns.ts';
 import { MAX_COLUMNS, scratchArray } from '../columnar/columns.ts';
 import { MAX_KEY_BYTES } from '../columnar/key-dictionary.ts';
-import { ErrorCode, EventStoreError, ensureBoolean, ensureInteger, invalidArg } from '../errors.ts';
+import { ErrorCode, EventStoreError, invalidArg } from '../errors.ts';
 import {
-  DEFAULT_MAX_PAYLOAD_BYTES,
   encodeSnapshotFile,
   FLAG_COLUMNAR,
   FLAG_GZIP,
   openSnapshotFile,
+  resolveSnapshotFileOptions,
+  type SnapshotFileOptions,
 } from './serializer.ts';
 import type { EventCodec, PartitionState, SnapshotSerializer } from './types.ts';
 
@@ -60,14 +61,7 @@ export interface ColumnarPartitionImage {
 }
 
 /** Options of {@link ColumnarSnapshotSerializer}. */
-export interface ColumnarSnapshotSerializerOptions {
-  /** gzip the payload (level 1, in the thread pool). @default false */
-  compress?: boolean;
-  /** Written into every file and required to match on restore. @default 1 */
-  schemaVersion?: number;
-  /** Largest decompressed payload accepted. @default 2 GiB - 1 */
-  maxPayloadBytes?: number;
-}
+export type ColumnarSnapshotSerializerOptions = SnapshotFileOptions;
 
 const TYPE_CODES: readonly ColumnType[] = ['f64', 'f32', 'i32', 'u32', 'key'];
 const ELEMENT_BYTES: Record<ColumnType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, key: 4 };
@@ -132,15 +126,11 @@ export class ColumnarSnapshotSerializer implements SnapshotSerializer<ColumnarPa
         'columnar snapshots are little-endian; this platform is big-endian',
       );
     }
-    this.compress = ensureBoolean('compress', options.compress, false);
-    this.schemaVersion =
-      options.schemaVersion === undefined
-        ? 1
-        : ensureInteger('schemaVersion', options.schemaVersion, 1, 2 ** 32 - 1);
-    this.maxPayloadBytes =
-      options.maxPayloadBytes === undefined
-        ? DEFAULT_MAX_PAYLOAD_BYTES
-        : ensureInteger('maxPayloadBytes', options.maxPayloadBytes, 1, DEFAULT_MAX_PAYLOAD_BYTES);
+    ({
+      compress: this.compress,
+      schemaVersion: this.schemaVersion,
+      maxPayloadBytes: this.maxPayloadBytes,
+    } = resolveSnapshotFileOptions(options));
   }
 
   async serialize(state: PartitionState<ColumnarPartitionImage>): Promise<Uint8Array> {

@@ -160,16 +160,35 @@ export async function openSnapshotFile(
   return { header, payload: await readSnapshotPayload(file, header, maxPayloadBytes) };
 }
 
-/** Options of {@link BinarySnapshotSerializer}. */
-export interface BinarySnapshotSerializerOptions<T> {
+/** The options of the snapshot file that every serializer takes. */
+export interface SnapshotFileOptions {
   /** gzip the payload (level 1, in the thread pool). @default false */
   compress?: boolean;
-  /** @default new JsonEventCodec() */
-  codec?: EventCodec<T>;
   /** Written into every file and required to match on restore. @default 1 */
   schemaVersion?: number;
   /** Largest decompressed payload accepted. @default 2 GiB - 1 */
   maxPayloadBytes?: number;
+}
+
+/** {@link SnapshotFileOptions} validated, with their defaults. */
+export function resolveSnapshotFileOptions(options: SnapshotFileOptions): Required<SnapshotFileOptions> {
+  return {
+    compress: ensureBoolean('compress', options.compress, false),
+    schemaVersion:
+      options.schemaVersion === undefined
+        ? 1
+        : ensureInteger('schemaVersion', options.schemaVersion, 1, 2 ** 32 - 1),
+    maxPayloadBytes:
+      options.maxPayloadBytes === undefined
+        ? DEFAULT_MAX_PAYLOAD_BYTES
+        : ensureInteger('maxPayloadBytes', options.maxPayloadBytes, 1, DEFAULT_MAX_PAYLOAD_BYTES),
+  };
+}
+
+/** Options of {@link BinarySnapshotSerializer}. */
+export interface BinarySnapshotSerializerOptions<T> extends SnapshotFileOptions {
+  /** @default new JsonEventCodec() */
+  codec?: EventCodec<T>;
 }
 
 const ENCODE_SLICE_MS = 4;
@@ -184,16 +203,12 @@ export class BinarySnapshotSerializer<T> implements SnapshotSerializer<T> {
 
   constructor(options: BinarySnapshotSerializerOptions<T> = {}) {
     if (typeof options !== 'object' || options === null) throw invalidArg('`options` must be an object');
-    this.compress = ensureBoolean('compress', options.compress, false);
+    ({
+      compress: this.compress,
+      schemaVersion: this.schemaVersion,
+      maxPayloadBytes: this.maxPayloadBytes,
+    } = resolveSnapshotFileOptions(options));
     this.codec = options.codec ?? new JsonEventCodec<T>();
-    this.schemaVersion =
-      options.schemaVersion === undefined
-        ? 1
-        : ensureInteger('schemaVersion', options.schemaVersion, 1, 2 ** 32 - 1);
-    this.maxPayloadBytes =
-      options.maxPayloadBytes === undefined
-        ? DEFAULT_MAX_PAYLOAD_BYTES
-        : ensureInteger('maxPayloadBytes', options.maxPayloadBytes, 1, DEFAULT_MAX_PAYLOAD_BYTES);
   }
 
   /** Encodes the events in slices of ~4 ms, yielding to the event loop between slices. */

@@ -81,6 +81,22 @@ interface PartitionBook {
 
 const TRIGGER_CHECK_MS = 250;
 
+/**
+ * A store's `restoreFromSnapshots()`: restores through its snapshotter, or rejects with
+ * ES_ERR_INVALID_STATE when `configureSnapshots()` was not called first.
+ */
+export function restoreConfigured(snapshotter: Snapshotter<unknown> | undefined): Promise<number> {
+  if (snapshotter === undefined) {
+    return Promise.reject(
+      new EventStoreError(
+        ErrorCode.INVALID_STATE,
+        'configureSnapshots() must be called before restoreFromSnapshots()',
+      ),
+    );
+  }
+  return snapshotter.restore();
+}
+
 /** Periodic, crash-safe snapshots (and the delta journal) of one store. */
 export class Snapshotter<T> {
   readonly options: Readonly<ResolvedSnapshotOptions>;
