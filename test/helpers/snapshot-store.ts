@@ -21,3 +21,24 @@ export function wrapSnapshotStore(inner: SnapshotStore, overrides: Partial<Snaps
   for (const m of methods) out[m] = overrides[m] ?? (inner[m] as (...args: unknown[]) => unknown).bind(inner);
   return out as unknown as SnapshotStore;
 }
+
+/**
+ * A store whose journal segments call `sync(fsync)` in place of their fsync (`fsync` is the real one):
+ * the seam for counting, delaying or failing the journal's fsyncs.
+ */
+export function wrapJournalSync(
+  inner: SnapshotStore,
+  sync: (fsync: () => Promise<void>) => Promise<void>,
+): SnapshotStore {
+  return wrapSnapshotStore(inner, {
+    createJournalSegment: async (segment, syncDirectory) => {
+      const file = await inner.createJournalSegment(segment, syncDirectory);
+      return {
+        segment,
+        append: (d) => file.append(d),
+        sync: () => sync(() => file.sync()),
+        close: () => file.close(),
+      };
+    },
+  });
+}

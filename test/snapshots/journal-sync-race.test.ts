@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FileSystemSnapshotStore } from '../../src/index.ts';
 import { encodeAppendRecord, Journal, parseSegment } from '../../src/snapshots/journal.ts';
-import type { JournalSegmentFile } from '../../src/snapshots/types.ts';
-import { wrapSnapshotStore } from '../helpers/snapshot-store.ts';
+import { wrapJournalSync } from '../helpers/snapshot-store.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -21,20 +20,10 @@ describe('Journal everysec', () => {
     try {
       let syncing: (() => void) | undefined;
       const fs = new FileSystemSnapshotStore(root);
-      const store = wrapSnapshotStore(fs, {
-        createJournalSegment: async (segment: number): Promise<JournalSegmentFile> => {
-          const file = await fs.createJournalSegment(segment);
-          return {
-            segment,
-            append: (d) => file.append(d),
-            sync: async () => {
-              syncing?.();
-              await new Promise((r) => setTimeout(r, 100));
-              await file.sync();
-            },
-            close: () => file.close(),
-          };
-        },
+      const store = wrapJournalSync(fs, async (fsync) => {
+        syncing?.();
+        await new Promise((r) => setTimeout(r, 100));
+        await fsync();
       });
       const journal = new Journal(
         store,
@@ -72,20 +61,10 @@ describe('Journal everysec', () => {
       let entered: (() => void) | undefined;
       const gate: { release?: (() => void) | undefined } = {};
       const fs = new FileSystemSnapshotStore(root);
-      const store = wrapSnapshotStore(fs, {
-        createJournalSegment: async (segment: number): Promise<JournalSegmentFile> => {
-          const file = await fs.createJournalSegment(segment);
-          return {
-            segment,
-            append: (d) => file.append(d),
-            sync: async () => {
-              entered?.();
-              await new Promise<void>((r) => (gate.release = r)); // held until the test lets it go
-              await file.sync();
-            },
-            close: () => file.close(),
-          };
-        },
+      const store = wrapJournalSync(fs, async (fsync) => {
+        entered?.();
+        await new Promise<void>((r) => (gate.release = r)); // held until the test lets it go
+        await fsync();
       });
       const journal = new Journal(
         store,
@@ -134,23 +113,13 @@ describe('Journal everysec', () => {
       let failed: (() => void) | undefined;
       const failures: unknown[] = [];
       const fs = new FileSystemSnapshotStore(root);
-      const store = wrapSnapshotStore(fs, {
-        createJournalSegment: async (segment: number): Promise<JournalSegmentFile> => {
-          const file = await fs.createJournalSegment(segment);
-          return {
-            segment,
-            append: (d) => file.append(d),
-            sync: async () => {
-              if (failNext) {
-                failNext = false;
-                failed?.();
-                throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-              }
-              await file.sync();
-            },
-            close: () => file.close(),
-          };
-        },
+      const store = wrapJournalSync(fs, async (fsync) => {
+        if (failNext) {
+          failNext = false;
+          failed?.();
+          throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+        }
+        await fsync();
       });
       const journal = new Journal(
         store,

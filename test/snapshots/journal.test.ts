@@ -12,8 +12,7 @@ import {
   Journal,
   parseSegment,
 } from '../../src/snapshots/journal.ts';
-import type { JournalSegmentFile } from '../../src/snapshots/types.ts';
-import { wrapSnapshotStore } from '../helpers/snapshot-store.ts';
+import { wrapJournalSync } from '../helpers/snapshot-store.ts';
 
 const roots: string[] = [];
 async function freshRoot(): Promise<string> {
@@ -97,19 +96,9 @@ describe('Journal', () => {
     const root = await freshRoot();
     let syncs = 0;
     const fs = new FileSystemSnapshotStore(root);
-    const store = wrapSnapshotStore(fs, {
-      createJournalSegment: async (segment: number): Promise<JournalSegmentFile> => {
-        const file = await fs.createJournalSegment(segment);
-        return {
-          segment,
-          append: (d) => file.append(d),
-          sync: async () => {
-            syncs++;
-            await file.sync();
-          },
-          close: () => file.close(),
-        };
-      },
+    const store = wrapJournalSync(fs, async (fsync) => {
+      syncs++;
+      await fsync();
     });
     const journal = new Journal(store, 'json', 1, 'always', 1, () => {}, ready);
     const flushes: Promise<void>[] = [];
@@ -128,22 +117,12 @@ describe('Journal', () => {
     const fs = new FileSystemSnapshotStore(root);
     let failNextSync = true;
     let failures = 0;
-    const store = wrapSnapshotStore(fs, {
-      createJournalSegment: async (segment: number): Promise<JournalSegmentFile> => {
-        const file = await fs.createJournalSegment(segment);
-        return {
-          segment,
-          append: (d) => file.append(d),
-          sync: async () => {
-            if (failNextSync) {
-              failNextSync = false;
-              throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
-            }
-            await file.sync();
-          },
-          close: () => file.close(),
-        };
-      },
+    const store = wrapJournalSync(fs, async (fsync) => {
+      if (failNextSync) {
+        failNextSync = false;
+        throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      }
+      await fsync();
     });
     const journal = new Journal(store, 'json', 1, 'always', 1, () => failures++, ready);
     for (let i = 0; i < 10; i++) journal.record(encodeAppendRecord(0, i, text(String(i))), 0);
