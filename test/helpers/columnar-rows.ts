@@ -47,6 +47,30 @@ export function rowOf(writer: number, idx: number): StressRow {
   };
 }
 
+/** Rows `rowOf(writer, first)` … `rowOf(writer, first + n - 1)` as columns, for `tryAppendColumns`. */
+export function columnsOf(writer: number, first: number, n: number) {
+  const cols = {
+    timestamp: new Float64Array(n),
+    value: new Float64Array(n),
+    writer: new Uint32Array(n),
+    idx: new Int32Array(n),
+    chk: new Int32Array(n),
+    f: new Float32Array(n),
+    label: [] as string[],
+  };
+  for (let k = 0; k < n; k++) {
+    const r = rowOf(writer, first + k);
+    cols.timestamp[k] = r.timestamp;
+    cols.value[k] = r.value;
+    cols.writer[k] = r.writer;
+    cols.idx[k] = r.idx;
+    cols.chk[k] = r.chk;
+    cols.f[k] = r.f;
+    cols.label.push(r.label);
+  }
+  return cols;
+}
+
 /** Whether the columns of one row are all those of `rowOf(writer, idx)`. */
 export function checkRow(
   timestamp: number,

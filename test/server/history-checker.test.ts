@@ -8,6 +8,7 @@ import {
   checkHistory,
   type FinalStream,
   type HistoryOp,
+  NO_VIOLATIONS,
   type ReadOp,
   violations,
 } from '../helpers/history-checker.ts';
@@ -90,16 +91,7 @@ function only(
 describe('history checker', () => {
   it('passes a correct history (retries, failures, conflicts, reads)', () => {
     const r = checkHistory(good, goodFinal);
-    assert.deepEqual(violations(r), {
-      lostAcked: 0,
-      duplicated: 0,
-      phantom: 0,
-      gaps: 0,
-      ackMismatch: 0,
-      versionWinnersOver1: 0,
-      realTimeViolations: 0,
-      staleReads: 0,
-    });
+    assert.deepEqual(violations(r), NO_VIOLATIONS);
     assert.equal(r.ackedAppends, 4);
     assert.equal(r.ackedEvents, 5);
   });
