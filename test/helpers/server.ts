@@ -1,5 +1,7 @@
-// Starts a real server on port 0 with a data directory under mkdtemp, for the server and client tests.
+// Starts a real server on port 0 with a data directory under mkdtemp, and asserts problem+json
+// answers: for the server, client and sample tests.
 
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +69,18 @@ export async function get(
     // not JSON (metrics, NDJSON)
   }
   return { status: res.status, body, headers: res.headers, text };
+}
+
+/** Asserts an `application/problem+json` answer with this status and code (and its standard members). */
+export function problem(
+  r: { status: number; body: Record<string, unknown>; headers: Headers },
+  status: number,
+  code: string,
+): void {
+  assert.equal(r.status, status, JSON.stringify(r.body));
+  assert.equal(r.body.code, code);
+  assert.equal(r.body.status, status);
+  assert.equal(typeof r.body.detail, 'string');
+  assert.equal(typeof r.body.title, 'string');
+  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/);
 }

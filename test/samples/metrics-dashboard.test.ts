@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { get, post } from '../helpers/server.ts';
+import { get, post, problem } from '../helpers/server.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -90,18 +90,6 @@ after(async () => {
     await exited;
   }
 });
-
-function problem(
-  r: { status: number; body: Record<string, unknown>; headers: Headers },
-  status: number,
-  code: string,
-) {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.equal(r.body.code, code);
-  assert.equal(r.body.status, status);
-  assert.equal(typeof r.body.detail, 'string');
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/);
-}
 
 async function sumOf(label: string, query = ''): Promise<{ count: number; sum: number }> {
   const r = await get(`${url}/metrics/sum?label=${encodeURIComponent(label)}${query}`);

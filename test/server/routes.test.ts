@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { get, post, type RunningServer, startServer } from '../helpers/server.ts';
+import { get, post, problem, type RunningServer, startServer } from '../helpers/server.ts';
 
 let s: RunningServer;
 before(async () => {
@@ -10,19 +10,6 @@ before(async () => {
 after(async () => {
   await s.cleanup();
 });
-
-function problem(
-  r: { status: number; body: Record<string, unknown>; headers: Headers },
-  status: number,
-  code: string,
-) {
-  assert.equal(r.status, status, JSON.stringify(r.body));
-  assert.equal(r.body.code, code);
-  assert.equal(r.body.status, status);
-  assert.equal(typeof r.body.detail, 'string');
-  assert.equal(typeof r.body.title, 'string');
-  assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/);
-}
 
 describe('POST /streams/{name}', () => {
   it('appends a JSON value, a JSON array as one batch, and NDJSON, with consecutive offsets', async () => {
