@@ -6,8 +6,8 @@ export type {
   ColumnarSnapshot,
   ColumnarStoreHandle,
   ColumnarTopEntry,
-} from './columnar/columnar-event-store.ts';
-export { ColumnarEventStore, ColumnarStatistics } from './columnar/columnar-event-store.ts';
+} from './columnar/columnar-event-store.js';
+export { ColumnarEventStore, ColumnarStatistics } from './columnar/columnar-event-store.js';
 export type {
   ColumnArray,
   ColumnarRow,
@@ -16,14 +16,14 @@ export type {
   ColumnViews,
   KeyColumnOf,
   NumericColumnOf,
-} from './columnar/columns.ts';
-export type { ColumnarEventStoreOptions } from './columnar/options.ts';
-export type { GroupResult, VersionedRead } from './core/event-store.ts';
-export { EventStore } from './core/event-store.ts';
-export { EventStoreBuilder } from './core/event-store-builder.ts';
-export { DEFAULT_BUCKET_COUNT, DEFAULT_CAPACITY_PER_PARTITION } from './core/options.ts';
-export { hashNumber, hashString, partitionForKey } from './core/partitioner.ts';
-export { EventStoreStatistics } from './core/statistics.ts';
+} from './columnar/columns.js';
+export type { ColumnarEventStoreOptions } from './columnar/options.js';
+export type { GroupResult, VersionedRead } from './core/event-store.js';
+export { EventStore } from './core/event-store.js';
+export { EventStoreBuilder } from './core/event-store-builder.js';
+export { DEFAULT_BUCKET_COUNT, DEFAULT_CAPACITY_PER_PARTITION } from './core/options.js';
+export { hashNumber, hashString, partitionForKey } from './core/partitioner.js';
+export { EventStoreStatistics } from './core/statistics.js';
 export type {
   EventStoreOptions,
   OverflowPolicy,
@@ -36,22 +36,22 @@ export type {
   TimestampSelectorObject,
   WindowOptions,
   WindowResult,
-} from './core/types.ts';
-export type { ErrorCodeValue } from './errors.ts';
-export { ErrorCode, EventStoreError } from './errors.ts';
-export { backoffDelayMs, MAX_BACKOFF_DELAY_MS } from './snapshots/backoff.ts';
-export { JsonEventCodec, V8EventCodec } from './snapshots/codecs.ts';
+} from './core/types.js';
+export type { ErrorCodeValue } from './errors.js';
+export { ErrorCode, EventStoreError } from './errors.js';
+export { backoffDelayMs, MAX_BACKOFF_DELAY_MS } from './snapshots/backoff.js';
+export { JsonEventCodec, V8EventCodec } from './snapshots/codecs.js';
 export type {
   ColumnarImageColumn,
   ColumnarPartitionImage,
   ColumnarSnapshotSerializerOptions,
-} from './snapshots/columnar-serializer.ts';
-export { ColumnarSnapshotSerializer } from './snapshots/columnar-serializer.ts';
-export type { FileSystemSnapshotStoreOptions } from './snapshots/file-system-snapshot-store.ts';
-export { FileSystemSnapshotStore } from './snapshots/file-system-snapshot-store.ts';
-export type { BinarySnapshotSerializerOptions } from './snapshots/serializer.ts';
-export { BinarySnapshotSerializer } from './snapshots/serializer.ts';
-export { Snapshotter } from './snapshots/snapshotter.ts';
+} from './snapshots/columnar-serializer.js';
+export { ColumnarSnapshotSerializer } from './snapshots/columnar-serializer.js';
+export type { FileSystemSnapshotStoreOptions } from './snapshots/file-system-snapshot-store.js';
+export { FileSystemSnapshotStore } from './snapshots/file-system-snapshot-store.js';
+export type { BinarySnapshotSerializerOptions } from './snapshots/serializer.js';
+export { BinarySnapshotSerializer } from './snapshots/serializer.js';
+export { Snapshotter } from './snapshots/snapshotter.js';
 export type {
   EventCodec,
   JournalOptions,
@@ -65,4 +65,4 @@ export type {
   SnapshotSerializer,
   SnapshotStore,
   SnapshotterMetrics,
-} from './snapshots/types.ts';
+} from './snapshots/types.js';

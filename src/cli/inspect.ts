@@ -2,7 +2,7 @@
 // its header, counts and checksum verdict. Pure reporting; never modifies the file.
 
 import { readFile } from 'node:fs/promises';
-import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal.ts';
+import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   decodeSnapshotHeader,
@@ -10,7 +10,7 @@ import {
   FLAG_GZIP,
   readSnapshotPayload,
   SNAPSHOT_MAGIC,
-} from '../snapshots/serializer.ts';
+} from '../snapshots/serializer.js';
 
 /** The report of one inspected file. `valid` is the verdict. */
 export interface InspectReport {

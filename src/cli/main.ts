@@ -5,8 +5,8 @@
 //   lockfree-eventstore journal inspect <file...>    records and torn-tail verdict of journal segments
 
 import { parseArgs } from 'node:util';
-import { createServer, type ServerOptions } from '../server/create-server.ts';
-import { inspectFile } from './inspect.ts';
+import { createServer, type ServerOptions } from '../server/create-server.js';
+import { inspectFile } from './inspect.js';
 
 const USAGE = `Usage:
   lockfree-eventstore serve [options]                         run the HTTP server (SIGTERM: drain, final snapshot, exit 0)

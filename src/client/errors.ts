@@ -2,7 +2,7 @@
 // EventStoreError with the server's `code`, plus the HTTP status and the problem's extra members.
 // No Node-only imports (runs in browsers).
 
-import { ErrorCode, type ErrorCodeValue, EventStoreError } from '../errors.ts';
+import { ErrorCode, type ErrorCodeValue, EventStoreError } from '../errors.js';
 
 /** An error answered by the server (or a network failure, `status` 0). Match on `code`. */
 export class EventStoreHttpError extends EventStoreError {

@@ -2,8 +2,8 @@
 // (fetch, ReadableStream, TextDecoder, AbortSignal), so it runs in Node and in browsers. Stateless
 // apart from idempotent producers, whose per-stream sequence numbers live in the producer object.
 
-import { ErrorCode, EventStoreError } from '../errors.ts';
-import { EventStoreHttpError, errorFromResponse, networkError } from './errors.ts';
+import { ErrorCode, EventStoreError } from '../errors.js';
+import { EventStoreHttpError, errorFromResponse, networkError } from './errors.js';
 
 /** Options of {@link EventStoreClient}. */
 export interface EventStoreClientOptions {

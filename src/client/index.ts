@@ -1,8 +1,8 @@
 // Entry point of `lockfree-eventstore/client`: the HTTP client. No Node-only imports (runs in browsers).
 
-export type { ErrorCodeValue } from '../errors.ts';
-export { ErrorCode, EventStoreError } from '../errors.ts';
-export { EventStoreHttpError } from './errors.ts';
+export type { ErrorCodeValue } from '../errors.js';
+export { ErrorCode, EventStoreError } from '../errors.js';
+export { EventStoreHttpError } from './errors.js';
 export type {
   AggregateOptions,
   AggregateResult,
@@ -16,5 +16,5 @@ export type {
   StreamEvent,
   StreamInfo,
   SubscribeOptions,
-} from './event-store-client.ts';
-export { EventStoreClient } from './event-store-client.ts';
+} from './event-store-client.js';
+export { EventStoreClient } from './event-store-client.js';

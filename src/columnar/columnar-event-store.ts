@@ -6,8 +6,8 @@
 // query read them (each chunk read is validated afterwards), never a torn or half-written row.
 // Instances are thread-local wrappers (caches, scratch arrays); the buffers are the shared state.
 
-import { hashString } from '../core/partitioner.ts';
-import type { WindowResult } from '../core/types.ts';
+import { hashString } from '../core/partitioner.js';
+import type { WindowResult } from '../core/types.js';
 import {
   describe,
   ErrorCode,
@@ -16,11 +16,11 @@ import {
   ensureInteger,
   ensureTime,
   invalidArg,
-} from '../errors.ts';
-import type { ColumnarPartitionImage } from '../snapshots/columnar-serializer.ts';
-import { resolveSnapshotOptions } from '../snapshots/options.ts';
-import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.ts';
-import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.ts';
+} from '../errors.js';
+import type { ColumnarPartitionImage } from '../snapshots/columnar-serializer.js';
+import { resolveSnapshotOptions } from '../snapshots/options.js';
+import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.js';
+import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
 import {
   type ColumnArray,
   type ColumnarRow,
@@ -32,8 +32,8 @@ import {
   type NumericColumnOf,
   partitionColumns,
   scratchArray,
-} from './columns.ts';
-import { KeyDictionary } from './key-dictionary.ts';
+} from './columns.js';
+import { KeyDictionary } from './key-dictionary.js';
 import {
   CONTROL_MAGIC,
   claimSize,
@@ -51,13 +51,13 @@ import {
   READABLE_MASK,
   STAMP_EMPTY,
   STATE_INTERIOR,
-} from './layout.ts';
+} from './layout.js';
 import {
   type ColumnarEventStoreOptions,
   type ResolvedColumnarOptions,
   resolveColumnarOptions,
-} from './options.ts';
-import { NoisePoint, Sequencer, type SequencerHooks } from './sequencer.ts';
+} from './options.js';
+import { NoisePoint, Sequencer, type SequencerHooks } from './sequencer.js';
 
 /** Everything another thread needs to attach: the shared buffers and the schema. Structured-clonable. */
 export interface ColumnarStoreHandle<S extends ColumnSchema = ColumnSchema> {

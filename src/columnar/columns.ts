@@ -2,8 +2,8 @@
 // constructors, validation of the user's `columns` option, and the typed-array views of one
 // partition. Pure: no shared state; views are created per thread over the shared rows buffer.
 
-import { describe, invalidArg } from '../errors.ts';
-import type { PartitionLayout } from './layout.ts';
+import { describe, invalidArg } from '../errors.js';
+import type { PartitionLayout } from './layout.js';
 
 /** Storage type of a column. `key` holds an interned string as a `u32` id. */
 export type ColumnType = 'f64' | 'f32' | 'i32' | 'u32' | 'key';

@@ -4,7 +4,7 @@
 // filled with plain stores and published by one Atomics.store of its tag; readers load the tag first.
 // Ids are never reused or removed, so each thread caches id↔string locally without invalidation.
 
-import { describe, ErrorCode, EventStoreError, invalidArg } from '../errors.ts';
+import { describe, ErrorCode, EventStoreError, invalidArg } from '../errors.js';
 import {
   E_ID,
   E_LENGTH,
@@ -21,7 +21,7 @@ import {
   TAG_DEAD,
   TAG_EMPTY,
   TAG_FILLING,
-} from './layout.ts';
+} from './layout.js';
 
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 4096;

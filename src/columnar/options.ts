@@ -1,10 +1,10 @@
 // Options of ColumnarEventStore.create: validated once, like EventStore's (ES_ERR_INVALID_ARG naming
 // the option and the value received), into a plain resolved config that a handle can carry.
 
-import { resolvePartitioning } from '../core/options.ts';
-import { describe, ensureBoolean, ensureInteger, ensurePositiveNumber, invalidArg } from '../errors.ts';
-import { type ColumnSchema, type ColumnSpec, type KeyColumnOf, resolveColumns } from './columns.ts';
-import { MAX_COLUMNAR_PARTITION_CAPACITY } from './layout.ts';
+import { resolvePartitioning } from '../core/options.js';
+import { describe, ensureBoolean, ensureInteger, ensurePositiveNumber, invalidArg } from '../errors.js';
+import { type ColumnSchema, type ColumnSpec, type KeyColumnOf, resolveColumns } from './columns.js';
+import { MAX_COLUMNAR_PARTITION_CAPACITY } from './layout.js';
 
 /** Default slots per partition when neither `capacity` nor `capacityPerPartition` is given. */
 export const DEFAULT_COLUMNAR_CAPACITY_PER_PARTITION = 65_536;

@@ -19,7 +19,7 @@ import {
   NO_FLOOR,
   STATE_INTERIOR,
   sequenceModulus,
-} from './layout.ts';
+} from './layout.js';
 
 /** Named points where a test build can inject delays (never called unless hooks are installed). */
 export const NoisePoint = {

@@ -5,8 +5,8 @@
 // Window buckets (when configured) answer the fully covered middle of a range in O(buckets); the
 // partial edges and any part older than the buckets are scanned, so answers are exact, never estimated.
 
-import type { Partition } from './partition.ts';
-import type { BucketTotals } from './window-buckets.ts';
+import type { Partition } from './partition.js';
+import type { BucketTotals } from './window-buckets.js';
 
 /** A validated query, in milliseconds. `timed` is false when neither `from` nor `to` was given. */
 export interface Range<T> {

@@ -1,14 +1,14 @@
 // Fluent construction of an EventStore, as in the .NET original. Each `with…` records one option;
 // `create()` validates them all at once (the same validation as the constructor).
 
-import { EventStore } from './event-store.ts';
+import { EventStore } from './event-store.js';
 import type {
   EventStoreOptions,
   OverflowPolicy,
   PartitionKeySelector,
   TimestampSelector,
   WindowOptions,
-} from './types.ts';
+} from './types.js';
 
 /** Builds an {@link EventStore} step by step. */
 export class EventStoreBuilder<T> {

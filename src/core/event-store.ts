@@ -12,21 +12,21 @@ import {
   ensureInteger,
   ensureTime,
   invalidArg,
-} from '../errors.ts';
+} from '../errors.js';
 import {
   type JournalHook,
   restoreConfigured,
   type SnapshotTarget,
   Snapshotter,
-} from '../snapshots/snapshotter.ts';
-import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.ts';
-import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.ts';
-import { resolveOptions } from './options.ts';
-import { Partition } from './partition.ts';
-import { hashNumber, hashString } from './partitioner.ts';
-import { EventStoreStatistics } from './statistics.ts';
-import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.ts';
-import { WindowBuckets } from './window-buckets.ts';
+} from '../snapshots/snapshotter.js';
+import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
+import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.js';
+import { resolveOptions } from './options.js';
+import { Partition } from './partition.js';
+import { hashNumber, hashString } from './partitioner.js';
+import { EventStoreStatistics } from './statistics.js';
+import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.js';
+import { WindowBuckets } from './window-buckets.js';
 
 /** Aggregates of one `groupBy` group (never empty, so min/max/average are numbers). */
 export interface GroupResult {

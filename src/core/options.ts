@@ -10,8 +10,8 @@ import {
   ensureOneOf,
   ensurePositiveNumber,
   invalidArg,
-} from '../errors.ts';
-import type { EventStoreOptions, OverflowPolicy, PartitionKeySelector, TimeInput } from './types.ts';
+} from '../errors.js';
+import type { EventStoreOptions, OverflowPolicy, PartitionKeySelector, TimeInput } from './types.js';
 
 /** Default slots per partition when neither `capacity` nor `capacityPerPartition` is given. */
 export const DEFAULT_CAPACITY_PER_PARTITION = 100_000;

@@ -8,7 +8,7 @@
 // `disorderSeq` is the greatest sequence s whose time is below that of s - 1; the held events are in
 // time order exactly when disorderSeq <= head, which lets range queries binary-search instead of scan.
 
-import type { WindowBuckets } from './window-buckets.ts';
+import type { WindowBuckets } from './window-buckets.js';
 
 export class Partition<T> {
   readonly capacity: number;

@@ -3,8 +3,8 @@
 // the caller answers 413 and closes the connection.
 
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode } from '../errors.ts';
-import { HttpProblem } from './problem.ts';
+import { ErrorCode } from '../errors.js';
+import { HttpProblem } from './problem.js';
 
 /** Reads the whole body, or rejects with ES_ERR_PAYLOAD_TOO_LARGE as soon as it exceeds `maxBytes`. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {

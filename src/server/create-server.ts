@@ -9,14 +9,14 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
-import { ErrorCode, EventStoreError } from '../errors.ts';
-import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.ts';
-import { BinarySnapshotSerializer } from '../snapshots/serializer.ts';
-import { Snapshotter } from '../snapshots/snapshotter.ts';
-import type { JournalSyncPolicy } from '../snapshots/types.ts';
-import { ServerMetrics } from './metrics.ts';
-import { handleRequest, type LiveResponse, type RouteContext } from './routes.ts';
-import { type ShardOp, StreamRegistry } from './stream-registry.ts';
+import { ErrorCode, EventStoreError } from '../errors.js';
+import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
+import { BinarySnapshotSerializer } from '../snapshots/serializer.js';
+import { Snapshotter } from '../snapshots/snapshotter.js';
+import type { JournalSyncPolicy } from '../snapshots/types.js';
+import { ServerMetrics } from './metrics.js';
+import { handleRequest, type LiveResponse, type RouteContext } from './routes.js';
+import { type ShardOp, StreamRegistry } from './stream-registry.js';
 
 /** Options of {@link createServer}. Every duration is in milliseconds. */
 export interface ServerOptions {

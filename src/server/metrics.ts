@@ -1,7 +1,7 @@
 // Counters of the server and their Prometheus text rendering. Written and read on the server's
 // thread only; counters are monotonic for the life of the process.
 
-import type { SnapshotterMetrics } from '../snapshots/types.ts';
+import type { SnapshotterMetrics } from '../snapshots/types.js';
 
 export class ServerMetrics {
   readonly startedAt = Date.now();

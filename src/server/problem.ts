@@ -2,7 +2,7 @@
 // `application/problem+json` body every error response carries. Pure functions; no state.
 
 import type { ServerResponse } from 'node:http';
-import { ErrorCode, type ErrorCodeValue, EventStoreError } from '../errors.ts';
+import { ErrorCode, type ErrorCodeValue, EventStoreError } from '../errors.js';
 
 /** HTTP status of every code the server answers with. Codes not listed answer 500. */
 export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> = {

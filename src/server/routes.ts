@@ -6,14 +6,14 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
-import { ErrorCode } from '../errors.ts';
-import type { SnapshotterMetrics } from '../snapshots/types.ts';
-import { appendFormat, parseEvents, readBody } from './body.ts';
-import { renderPrometheus, type ServerMetrics } from './metrics.ts';
-import { HttpProblem, sendProblem, statusOf } from './problem.ts';
-import { SseSubscription, writeNdjson } from './sse.ts';
-import type { Stream } from './stream.ts';
-import type { AppendResult, ProducerRequest, StreamRegistry } from './stream-registry.ts';
+import { ErrorCode } from '../errors.js';
+import type { SnapshotterMetrics } from '../snapshots/types.js';
+import { appendFormat, parseEvents, readBody } from './body.js';
+import { renderPrometheus, type ServerMetrics } from './metrics.js';
+import { HttpProblem, sendProblem, statusOf } from './problem.js';
+import { SseSubscription, writeNdjson } from './sse.js';
+import type { Stream } from './stream.js';
+import type { AppendResult, ProducerRequest, StreamRegistry } from './stream-registry.js';
 
 /** Limits and timings the routes use (resolved server options). */
 export interface RouteLimits {

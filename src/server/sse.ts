@@ -4,7 +4,7 @@
 // so a connection never buffers more than one chunk beyond the socket.
 
 import type { ServerResponse } from 'node:http';
-import type { StoredEvent, Stream } from './stream.ts';
+import type { StoredEvent, Stream } from './stream.js';
 
 /** Events read from the ring per chunk. */
 const CHUNK_EVENTS = 500;

@@ -6,11 +6,11 @@
 // thread: appends, deletes and captures are synchronous steps, so a capture is an exact prefix of the
 // shard's op history.
 
-import { partitionForKey } from '../core/partitioner.ts';
-import { ErrorCode } from '../errors.ts';
-import type { JournalHook, SnapshotTarget } from '../snapshots/snapshotter.ts';
-import { HttpProblem } from './problem.ts';
-import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent, Stream } from './stream.ts';
+import { partitionForKey } from '../core/partitioner.js';
+import { ErrorCode } from '../errors.js';
+import type { JournalHook, SnapshotTarget } from '../snapshots/snapshotter.js';
+import { HttpProblem } from './problem.js';
+import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent, Stream } from './stream.js';
 
 /** One change of a shard, as journaled and as captured in a snapshot. JSON-compatible. */
 export type ShardOp =

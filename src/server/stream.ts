@@ -3,8 +3,8 @@
 // Owned by the server's thread; every method is synchronous. Offsets never repeat: offset =
 // `base` + the partition's version, and `base` is the first offset held when the stream was (re)built.
 
-import { EventStore } from '../core/event-store.ts';
-import { StreamColumns } from './stream-columns.ts';
+import { EventStore } from '../core/event-store.js';
+import { StreamColumns } from './stream-columns.js';
 
 /** An event as the server stores and returns it. */
 export interface StoredEvent {

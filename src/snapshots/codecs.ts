@@ -2,8 +2,8 @@
 // input; safe from any thread. The codec's name is written into every file and checked on restore.
 
 import { deserialize, serialize } from 'node:v8';
-import { ErrorCode, EventStoreError } from '../errors.ts';
-import type { EventCodec } from './types.ts';
+import { ErrorCode, EventStoreError } from '../errors.js';
+import type { EventCodec } from './types.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 

@@ -20,10 +20,10 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { ColumnArray, ColumnType } from '../columnar/columns.ts';
-import { MAX_COLUMNS, scratchArray } from '../columnar/columns.ts';
-import { MAX_KEY_BYTES } from '../columnar/key-dictionary.ts';
-import { ErrorCode, EventStoreError, invalidArg } from '../errors.ts';
+import type { ColumnArray, ColumnType } from '../columnar/columns.js';
+import { MAX_COLUMNS, scratchArray } from '../columnar/columns.js';
+import { MAX_KEY_BYTES } from '../columnar/key-dictionary.js';
+import { ErrorCode, EventStoreError, invalidArg } from '../errors.js';
 import {
   encodeSnapshotFile,
   FLAG_COLUMNAR,
@@ -31,8 +31,8 @@ import {
   openSnapshotFile,
   resolveSnapshotFileOptions,
   type SnapshotFileOptions,
-} from './serializer.ts';
-import type { EventCodec, PartitionState, SnapshotSerializer } from './types.ts';
+} from './serializer.js';
+import type { EventCodec, PartitionState, SnapshotSerializer } from './types.js';
 
 const gzipAsync = promisify(gzip);
 

@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, link, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { describe, ErrorCode, EventStoreError, ensureBoolean, invalidArg } from '../errors.ts';
-import type { JournalSegmentFile, SnapshotMetadata, SnapshotStore } from './types.ts';
+import { describe, ErrorCode, EventStoreError, ensureBoolean, invalidArg } from '../errors.js';
+import type { JournalSegmentFile, SnapshotMetadata, SnapshotStore } from './types.js';
 
 const SNAPSHOT_NAME = /^(\d+)_(\d+)_(\d+)\.snap$/;
 const SEGMENT_NAME = /^(\d+)\.journal$/;

@@ -16,8 +16,8 @@
 // what was written before it began.
 
 import { crc32 } from 'node:zlib';
-import { ErrorCode, EventStoreError } from '../errors.ts';
-import type { JournalSegmentFile, JournalSyncPolicy, SnapshotStore } from './types.ts';
+import { ErrorCode, EventStoreError } from '../errors.js';
+import type { JournalSegmentFile, JournalSyncPolicy, SnapshotStore } from './types.js';
 
 export const JOURNAL_MAGIC = 0x4a45464c; // 'LFEJ' little-endian
 export const JOURNAL_FORMAT_VERSION = 1;

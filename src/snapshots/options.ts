@@ -8,8 +8,8 @@ import {
   ensureOneOf,
   ensurePositiveNumber,
   invalidArg,
-} from '../errors.ts';
-import type { JournalSyncPolicy, SnapshotLogger, SnapshotOptions } from './types.ts';
+} from '../errors.js';
+import type { JournalSyncPolicy, SnapshotLogger, SnapshotOptions } from './types.js';
 
 export interface ResolvedSnapshotOptions {
   enabled: boolean;

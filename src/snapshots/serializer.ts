@@ -12,9 +12,9 @@
 
 import { promisify } from 'node:util';
 import { crc32, gunzip, gzip } from 'node:zlib';
-import { ErrorCode, EventStoreError, ensureBoolean, ensureInteger, invalidArg } from '../errors.ts';
-import { JsonEventCodec } from './codecs.ts';
-import type { EventCodec, PartitionState, SnapshotSerializer } from './types.ts';
+import { ErrorCode, EventStoreError, ensureBoolean, ensureInteger, invalidArg } from '../errors.js';
+import { JsonEventCodec } from './codecs.js';
+import type { EventCodec, PartitionState, SnapshotSerializer } from './types.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);

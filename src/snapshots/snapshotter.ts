@@ -6,9 +6,9 @@
 // save (they share the thread only with the ~4 ms encode slices).
 
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ErrorCode, EventStoreError } from '../errors.ts';
-import { backoffDelayMs } from './backoff.ts';
-import { FileSystemSnapshotStore } from './file-system-snapshot-store.ts';
+import { ErrorCode, EventStoreError } from '../errors.js';
+import { backoffDelayMs } from './backoff.js';
+import { FileSystemSnapshotStore } from './file-system-snapshot-store.js';
 import {
   encodeAppendRecord,
   encodeClearRecord,
@@ -16,9 +16,9 @@ import {
   Journal,
   type ParsedSegment,
   parseSegment,
-} from './journal.ts';
-import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES, decodeSnapshotHeader, readSnapshotPayload } from './serializer.ts';
+} from './journal.js';
+import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, decodeSnapshotHeader, readSnapshotPayload } from './serializer.js';
 import type {
   PartitionSnapshotMetrics,
   PartitionState,
@@ -27,7 +27,7 @@ import type {
   SnapshotSerializer,
   SnapshotStore,
   SnapshotterMetrics,
-} from './types.ts';
+} from './types.js';
 
 /** What a store exposes to its snapshotter. Implemented by EventStore and ColumnarEventStore; not a public API. */
 export interface SnapshotTarget<T> {
