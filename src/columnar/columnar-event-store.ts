@@ -22,6 +22,7 @@ import { resolveSnapshotOptions } from '../snapshots/options.js';
 import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
 import {
+  COLUMN_ARRAYS,
   type ColumnArray,
   type ColumnarRow,
   type ColumnSchema,
@@ -867,6 +868,13 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     if (this.#snapshotter !== undefined) {
       throw new EventStoreError(ErrorCode.INVALID_STATE, 'snapshots are already configured for this store');
     }
+    if (serializer?.codec?.name !== 'columnar') {
+      // An event serializer (BinarySnapshotSerializer) would save images it cannot restore.
+      throw invalidArg(
+        '`serializer` of a ColumnarEventStore must write partition images: use new ColumnarSnapshotSerializer(), ' +
+          `received a serializer with the '${String(serializer?.codec?.name)}' codec`,
+      );
+    }
     if (resolveSnapshotOptions(options).journal.enabled) {
       throw invalidArg(
         'the delta journal is not available for ColumnarEventStore (appends come from many threads); ' +
@@ -1011,9 +1019,30 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     };
   }
 
-  /** Writes a restored image into partition `p` (see restoreFromSnapshots for when that is safe). */
-  #restoreImage(p: number, image: ColumnarPartitionImage, version: number): void {
+  /**
+   * Throws unless `image` is a partition image this store can restore at `version`: its columns are
+   * this store's (else ES_ERR_SNAPSHOT_SCHEMA_MISMATCH), and every column is a typed array of the
+   * right type holding `length` rows, every key index names a key, `length <= version` (else
+   * ES_ERR_SNAPSHOT_CORRUPT). Changes nothing.
+   */
+  #checkImage(p: number, images: readonly ColumnarPartitionImage[], version: number): void {
+    const bad = (why: string): EventStoreError =>
+      new EventStoreError(ErrorCode.SNAPSHOT_CORRUPT, `invalid columnar snapshot of partition ${p}: ${why}`);
+    if (images.length !== 1)
+      throw bad(`a columnar snapshot holds exactly one image, received ${images.length}`);
+    const image = images[0]!;
     const specs = this.#specs;
+    if (
+      typeof image !== 'object' ||
+      image === null ||
+      !Array.isArray(image.columns) ||
+      !Array.isArray(image.data) ||
+      !Array.isArray(image.keys) ||
+      !Number.isSafeInteger(image.length) ||
+      image.length < 0
+    ) {
+      throw bad('it is not a partition image (was it written by a ColumnarSnapshotSerializer?)');
+    }
     const same =
       image.columns.length === specs.length &&
       image.columns.every((c, i) => c.name === specs[i]!.name && c.type === specs[i]!.type);
@@ -1026,20 +1055,27 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       );
     }
     if (!Number.isSafeInteger(version) || version < image.length) {
-      throw invalidArg(`version ${version} is below the ${image.length} rows of the snapshot`);
+      throw bad(`version ${version} is below the ${image.length} rows of the snapshot`);
     }
     specs.forEach((s, c) => {
       const col = image.data[c];
-      if (col === undefined || col.length !== image.length) {
-        throw invalidArg(`column \`${s.name}\` of the snapshot does not hold ${image.length} rows`);
+      if (!(col instanceof COLUMN_ARRAYS[s.type]) || col.length !== image.length) {
+        throw bad(`column \`${s.name}\` does not hold ${image.length} ${s.type} rows`);
       }
       if (s.type !== 'key') return;
       for (let i = 0; i < col.length; i++) {
         if (col[i]! >= image.keys.length) {
-          throw invalidArg(`row ${i} of \`${s.name}\` names key ${col[i]} of ${image.keys.length}`);
+          throw bad(`row ${i} of \`${s.name}\` names key ${col[i]} of ${image.keys.length}`);
         }
       }
     });
+    if (!image.keys.every((k) => typeof k === 'string')) throw bad('a key is not a string');
+  }
+
+  /** Writes a restored image into partition `p` (see restoreFromSnapshots for when that is safe). */
+  #restoreImage(p: number, image: ColumnarPartitionImage, version: number): void {
+    this.#checkImage(p, [image], version);
+    const specs = this.#specs;
     const seq = this.#seqs[p]!;
     const cols = this.#cols[p]!;
     const cap = seq.capacity;
@@ -1111,12 +1147,8 @@ export class ColumnarEventStore<S extends ColumnSchema> {
         const { version, image } = this.#capture(p);
         return { version, events: [image] };
       },
-      restore: (p, events, version) => {
-        if (events.length !== 1) {
-          throw invalidArg(`a columnar snapshot holds exactly one image, received ${events.length}`);
-        }
-        this.#restoreImage(p, events[0]!, version);
-      },
+      check: (p, events, version) => this.#checkImage(p, events, version),
+      restore: (p, events, version) => this.#restoreImage(p, events[0]!, version),
       replayAppend: noJournal,
       replayClear: noJournal,
       replayPurge: noJournal,

@@ -126,16 +126,16 @@ export function partitionColumns(
   return specs.map((s) => columnView(buffer, s.type, layout.columnOffsets[s.index]!, layout.capacity));
 }
 
+/** The typed-array class of each column type (`key` columns hold u32 key ids). */
+export const COLUMN_ARRAYS = {
+  f64: Float64Array,
+  f32: Float32Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  key: Uint32Array,
+} as const satisfies Record<ColumnType, new (length: number) => ColumnArray>;
+
 /** A scratch typed array (thread-local, not shared) for staging values of a column type. */
 export function scratchArray(type: ColumnType, length: number): ColumnArray {
-  switch (type) {
-    case 'f64':
-      return new Float64Array(length);
-    case 'f32':
-      return new Float32Array(length);
-    case 'i32':
-      return new Int32Array(length);
-    default:
-      return new Uint32Array(length);
-  }
+  return new COLUMN_ARRAYS[type](length);
 }

@@ -492,6 +492,14 @@ export class EventStore<T> implements Iterable<T> {
         for (let pos = 0; pos < events.length; pos++) events[pos] = part.items[part.slotAt(pos)] as T;
         return { version: part.tail, events };
       },
+      check: (p, events, version) => {
+        if (events.length > version) {
+          throw new EventStoreError(
+            ErrorCode.SNAPSHOT_CORRUPT,
+            `invalid snapshot of partition ${p}: it holds ${events.length} events, more than its version ${version} appended`,
+          );
+        }
+      },
       restore: (p, events, version) => {
         const part = parts[p]!;
         const kept = events.length > part.capacity ? events.slice(events.length - part.capacity) : events;

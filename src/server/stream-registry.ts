@@ -7,7 +7,7 @@
 // shard's op history.
 
 import { partitionForKey } from '../core/partitioner.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, EventStoreError } from '../errors.js';
 import type { JournalHook, SnapshotTarget } from '../snapshots/snapshotter.js';
 import { HttpProblem } from './problem.js';
 import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent, Stream } from './stream.js';
@@ -340,6 +340,7 @@ export class StreamRegistry {
       totalAppended: () => this.#opsApplied,
       isPristine: () => shards.every((s) => s.version === 0 && s.streams.size === 0),
       capture: (p) => ({ version: shards[p]!.version, events: this.#captureShard(shards[p]!) }),
+      check: (p, ops) => checkShardOps(p, ops),
       restore: (p, ops, version) => {
         const shard = shards[p]!;
         for (const s of shard.streams.values()) s.close();
@@ -364,6 +365,47 @@ export class StreamRegistry {
       },
     };
   }
+}
+
+/**
+ * Throws ES_ERR_SNAPSHOT_CORRUPT unless `ops` replay cleanly onto an empty shard: every op is of a
+ * known kind, and every append continues the offsets of a stream created before it. Changes nothing.
+ */
+function checkShardOps(shard: number, ops: readonly ShardOp[]): void {
+  const next = new Map<string, number>();
+  const bad = (i: number, why: string): EventStoreError =>
+    new EventStoreError(ErrorCode.SNAPSHOT_CORRUPT, `invalid snapshot of shard ${shard}: op ${i} ${why}`);
+  ops.forEach((op, i) => {
+    if (typeof op !== 'object' || op === null || typeof op.s !== 'string') throw bad(i, 'is not an op');
+    switch (op.k) {
+      case 'create':
+        if (!Number.isSafeInteger(op.cap) || op.cap < 1 || !Number.isSafeInteger(op.next) || op.next < 0)
+          throw bad(i, 'creates a stream with a bad capacity or offset');
+        next.set(op.s, op.next);
+        return;
+      case 'append':
+      case 'batch': {
+        const at = next.get(op.s);
+        if (at === undefined) throw bad(i, `appends to ${JSON.stringify(op.s)}, which it never created`);
+        const first = op.k === 'append' ? op.ev[0]?.offset : op.o;
+        const count = op.k === 'append' ? op.ev.length : op.d.length;
+        if (first !== at) throw bad(i, `appends at offset ${first}; the stream is at ${at}`);
+        next.set(op.s, at + count);
+        return;
+      }
+      case 'producers':
+        if (!next.has(op.s))
+          throw bad(i, `lists producers of ${JSON.stringify(op.s)}, which it never created`);
+        return;
+      case 'delete':
+        next.delete(op.s);
+        return;
+      case 'tomb':
+        return;
+      default:
+        throw bad(i, `has the unknown kind ${JSON.stringify((op as { k: unknown }).k)}`);
+    }
+  });
 }
 
 const RECORD_END = Buffer.from('}');

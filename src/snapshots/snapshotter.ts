@@ -8,7 +8,6 @@
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ErrorCode, EventStoreError } from '../errors.js';
 import { backoffDelayMs } from './backoff.js';
-import { FileSystemSnapshotStore } from './file-system-snapshot-store.js';
 import {
   encodeAppendRecord,
   encodeClearRecord,
@@ -18,7 +17,6 @@ import {
   parseSegment,
 } from './journal.js';
 import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, decodeSnapshotHeader, readSnapshotPayload } from './serializer.js';
 import type {
   PartitionSnapshotMetrics,
   PartitionState,
@@ -40,6 +38,11 @@ export interface SnapshotTarget<T> {
   isPristine(): boolean;
   capture(partition: number): { version: number; events: T[] };
   restore(partition: number, events: T[], version: number): void;
+  /**
+   * Throws ES_ERR_SNAPSHOT_CORRUPT when `restore(partition, events, version)` would refuse or fail on
+   * this state (run on every file before it is restored, and on every save's read-back). Changes nothing.
+   */
+  check(partition: number, events: readonly T[], version: number): void;
   replayAppend(partition: number, sequence: number, event: T): 'applied' | 'skipped' | 'gap';
   /** Applies a journaled clear/purge to the partitions at the recorded versions; returns those changed. */
   replayClear(tails: readonly number[]): number[];
@@ -81,6 +84,16 @@ interface PartitionBook {
 
 const TRIGGER_CHECK_MS = 250;
 
+/** A snapshot's name in logs and errors: `<partition>_<version>_<ms>`, as the file store names it. */
+function describeMeta(meta: SnapshotMetadata): string {
+  return `${meta.partition}_${meta.version}_${Math.trunc(meta.takenAtMs)}`;
+}
+
+/** A file that restore would refuse (corrupt, or content the store rejects). */
+function isCorrupt(err: unknown): boolean {
+  return err instanceof EventStoreError && err.code === ErrorCode.SNAPSHOT_CORRUPT;
+}
+
 /**
  * A store's `restoreFromSnapshots()`: restores through its snapshotter, or rejects with
  * ES_ERR_INVALID_STATE when `configureSnapshots()` was not called first.
@@ -118,7 +131,7 @@ export class Snapshotter<T> {
   readonly #deletingSegments = new Set<number>();
   #restored = false;
   #ready: Promise<void> | undefined;
-  /** Snapshot file names verified in this process (skips re-reading them when pruning). */
+  /** Snapshots verified restorable in this process (skips re-reading them when pruning). */
   readonly #knownValid = new Set<string>();
   #totalFailedJobs = 0;
   #quarantined = 0;
@@ -290,51 +303,51 @@ export class Snapshotter<T> {
     return restored;
   }
 
+  /**
+   * Loads a snapshot and runs every check that restoring it runs: the configured serializer decodes it
+   * (its own format, checksums and codec), it belongs to this partition, partition count and version,
+   * and the store accepts its content. Restore, the read-back after each save and prune all use this,
+   * so a file counted as saved is one that restore takes.
+   */
+  async #load(meta: SnapshotMetadata): Promise<PartitionState<T>> {
+    const state = await this.#serializer.deserialize(await this.#store.load(meta));
+    if (state.partitions !== this.#target.partitions) {
+      throw new EventStoreError(
+        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
+        `snapshot ${describeMeta(meta)} was taken for a store of ${state.partitions} partitions; this store has ${this.#target.partitions}`,
+      );
+    }
+    if (state.partition !== meta.partition || state.version !== meta.version) {
+      throw new EventStoreError(
+        ErrorCode.SNAPSHOT_CORRUPT,
+        `invalid snapshot: ${describeMeta(meta)} holds partition ${state.partition} version ${state.version}`,
+      );
+    }
+    this.#target.check(meta.partition, state.events, state.version);
+    this.#knownValid.add(describeMeta(meta));
+    return state;
+  }
+
   async #restorePartition(p: number): Promise<boolean> {
     const candidates = await this.#store.listSnapshots(p);
     for (const meta of candidates) {
       let state: PartitionState<T>;
       try {
-        state = await this.#serializer.deserialize(await this.#store.load(meta));
+        state = await this.#load(meta);
       } catch (err) {
-        if ((err as EventStoreError).code !== ErrorCode.SNAPSHOT_CORRUPT) throw err;
+        if (!isCorrupt(err)) throw err;
         this.options.logger.warn(
-          { partition: p, file: FileSystemSnapshotStore.fileName(meta), error: (err as Error).message },
+          { partition: p, file: describeMeta(meta), error: (err as Error).message },
           'snapshot is corrupt; quarantined, falling back to the previous one',
         );
-        try {
-          await this.#store.quarantine(meta);
-          this.#quarantined++;
-        } catch (moveErr) {
-          // A file that cannot be moved aside (EIO, EROFS) is still skipped: the fallback goes on.
-          this.options.logger.error(
-            {
-              partition: p,
-              file: FileSystemSnapshotStore.fileName(meta),
-              error: (moveErr as Error).message,
-            },
-            'corrupt snapshot could not be quarantined; left in place and skipped',
-          );
-        }
+        await this.#quarantine(meta);
         continue;
-      }
-      if (
-        state.partition !== p ||
-        state.partitions !== this.#target.partitions ||
-        state.version !== meta.version
-      ) {
-        throw new EventStoreError(
-          ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-          `snapshot ${FileSystemSnapshotStore.fileName(meta)} was taken for partition ${state.partition} of ${state.partitions}, ` +
-            `version ${state.version}; this store has ${this.#target.partitions} partitions`,
-        );
       }
       this.#target.restore(p, state.events, state.version);
       const book = this.#books[p]!;
       book.lastVersion = state.version;
       book.lastSnapshotAt = new Date(state.takenAtMs);
       book.savedMutations = this.#target.mutations(p);
-      this.#knownValid.add(FileSystemSnapshotStore.fileName(meta));
       return true;
     }
     if (candidates.length === 0) return false;
@@ -349,6 +362,19 @@ export class Snapshotter<T> {
       ErrorCode.RESTORE_FAILED,
       `every snapshot of partition ${p} is corrupt (${candidates.length} quarantined); set allowEmptyRestore to start it empty`,
     );
+  }
+
+  /** Moves a file aside; one that cannot be moved (EIO, EROFS) is logged and left, never loaded as good. */
+  async #quarantine(meta: SnapshotMetadata): Promise<void> {
+    try {
+      await this.#store.quarantine(meta);
+      this.#quarantined++;
+    } catch (moveErr) {
+      this.options.logger.error(
+        { partition: meta.partition, file: describeMeta(meta), error: (moveErr as Error).message },
+        'corrupt snapshot could not be quarantined; left in place and skipped',
+      );
+    }
   }
 
   async #replayJournal(): Promise<void> {
@@ -575,7 +601,6 @@ export class Snapshotter<T> {
           attempts++;
           try {
             await this.#store.save(meta, bytes);
-            break;
           } catch (err) {
             const fatal = (err as EventStoreError).code === ErrorCode.SNAPSHOT_EXISTS;
             if (fatal || attempts >= this.options.maxSaveAttempts) throw err;
@@ -589,6 +614,17 @@ export class Snapshotter<T> {
               'snapshot save failed; retrying',
             );
             await new Promise((resolve) => setTimeout(resolve, delay));
+            continue;
+          }
+          try {
+            await this.#load(meta);
+            break;
+          } catch (err) {
+            // Restore would refuse this file: it is never counted as saved, never prunes an older
+            // generation and never lets a journal segment go. Not retried: the same state would be
+            // written again the same way.
+            if (isCorrupt(err)) await this.#quarantine(meta);
+            throw err;
           }
         }
       } catch (err) {
@@ -610,7 +646,6 @@ export class Snapshotter<T> {
       book.lastSnapshotAt = new Date(state.takenAtMs);
       book.savedMutations = job.mutations;
       book.savedRound = job.round;
-      this.#knownValid.add(FileSystemSnapshotStore.fileName(meta));
       span?.setAttributes({ attempts, outcome: 'success' });
     });
     if (book.savedRound === job.round && book.lastVersion === state.version) {
@@ -625,17 +660,15 @@ export class Snapshotter<T> {
     }
   }
 
+  /** Whether restore would take this file, judged through the configured serializer. */
   async #isValid(meta: SnapshotMetadata): Promise<boolean> {
-    const name = FileSystemSnapshotStore.fileName(meta);
-    if (this.#knownValid.has(name)) return true;
+    if (this.#knownValid.has(describeMeta(meta))) return true;
     try {
-      const bytes = await this.#store.load(meta);
-      const header = decodeSnapshotHeader(bytes);
-      await readSnapshotPayload(bytes, header, DEFAULT_MAX_PAYLOAD_BYTES);
-      this.#knownValid.add(name);
+      await this.#load(meta);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if (isCorrupt(err)) return false;
+      throw err;
     }
   }
 
