@@ -5,19 +5,36 @@
 //   sequences:  head (oldest held) ......... tail (next to write) = the partition's version
 //   slots:      items[(writeSlot - size + pos) mod capacity], pos 0 = oldest held event
 //
+// The ring grows with its content: `items` and the columns start small and double (up to
+// `capacity`) when the write slot reaches their end. Until they reach `capacity` the ring has never
+// wrapped (it cannot be full before), so the held events sit in slots [writeSlot - size, writeSlot)
+// and growing only appends free slots.
+//
 // `disorderSeq` is the greatest sequence s whose time is below that of s - 1; the held events are in
 // time order exactly when disorderSeq <= head, which lets range queries binary-search instead of scan.
 
 import type { WindowBuckets } from './window-buckets.js';
 
+/** Slots a ring allocates before its first append; it doubles from there up to its capacity. */
+const INITIAL_SLOTS = 16;
+
+function grown(column: Float64Array, size: number): Float64Array {
+  const next = new Float64Array(size);
+  next.set(column);
+  return next;
+}
+
 export class Partition<T> {
   readonly capacity: number;
-  /** The ring. Held slots contain events; free slots contain `undefined` (so evicted events can be GC'd). */
+  /**
+   * The ring (`capacity` slots once grown). Held slots contain events; free slots contain `undefined`
+   * (so evicted events can be GC'd).
+   */
   readonly items: (T | undefined)[];
   /** Event times in epoch ms, parallel to `items`; present when time tracking is on. */
-  readonly timestamps: Float64Array | undefined;
+  timestamps: Float64Array | undefined;
   /** `window.value` of each event, parallel to `items`; present with the `window` option. */
-  readonly values: Float64Array | undefined;
+  values: Float64Array | undefined;
   readonly buckets: WindowBuckets | undefined;
   /** Sequence of the oldest held event. */
   head = 0;
@@ -33,12 +50,33 @@ export class Partition<T> {
 
   constructor(capacity: number, trackTime: boolean, buckets: WindowBuckets | undefined) {
     this.capacity = capacity;
+    const allocated = Math.min(capacity, INITIAL_SLOTS);
     const items: (T | undefined)[] = [];
-    for (let i = 0; i < capacity; i++) items.push(undefined); // packed, not holey
+    for (let i = 0; i < allocated; i++) items.push(undefined); // packed, not holey
     this.items = items;
-    this.timestamps = trackTime ? new Float64Array(capacity) : undefined;
-    this.values = buckets !== undefined ? new Float64Array(capacity) : undefined;
+    this.timestamps = trackTime ? new Float64Array(allocated) : undefined;
+    this.values = buckets !== undefined ? new Float64Array(allocated) : undefined;
     this.buckets = buckets;
+  }
+
+  /** Slots allocated so far (`capacity` once the ring has grown to its size). */
+  get allocated(): number {
+    return this.items.length;
+  }
+
+  /**
+   * Makes room for `n` more writes from the write slot: grows the ring (doubling, at most to
+   * `capacity`) while it has never wrapped. Cheap no-op once the ring has its full size.
+   */
+  reserve(n: number): void {
+    const have = this.items.length;
+    if (have === this.capacity || this.writeSlot + n <= have) return;
+    let size = have;
+    while (size < this.writeSlot + n && size < this.capacity) size *= 2;
+    size = Math.min(size, this.capacity);
+    for (let i = have; i < size; i++) this.items.push(undefined);
+    if (this.timestamps !== undefined) this.timestamps = grown(this.timestamps, size);
+    if (this.values !== undefined) this.values = grown(this.values, size);
   }
 
   get size(): number {
@@ -58,6 +96,7 @@ export class Partition<T> {
 
   /** Appends into a free slot. The caller evicts first when the partition is full. */
   push(event: T, t: number, v: number): void {
+    if (this.writeSlot === this.items.length) this.reserve(1);
     const slot = this.writeSlot;
     this.items[slot] = event;
     const ts = this.timestamps;
@@ -76,6 +115,7 @@ export class Partition<T> {
 
   /** `push` for a partition without time or value columns. */
   pushUntimed(event: T): void {
+    if (this.writeSlot === this.items.length) this.reserve(1);
     const slot = this.writeSlot;
     this.items[slot] = event;
     this.tail++;
@@ -99,6 +139,7 @@ export class Partition<T> {
    * without time or value columns (no time tracking), where an append is just a slot write.
    */
   pushStrided(events: readonly T[], start: number, step: number, count: number): number {
+    this.reserve(count);
     const items = this.items;
     const capacity = this.capacity;
     let slot = this.writeSlot;

@@ -293,3 +293,65 @@ describe('Partition', () => {
     assert.deepEqual(at(5), { present: true, count: 2, sum: 10 });
   });
 });
+
+describe('Partition growth', () => {
+  it('allocates a few slots at first and grows with its content, keeping order, times and buckets', () => {
+    const buckets = new WindowBuckets(1000, 10);
+    const p = new Partition<number>(1_000_000, true, buckets);
+    assert.equal(p.allocated, 16);
+    for (let i = 0; i < 100; i++) append(p, i, i, i);
+    assert.equal(p.allocated, 128);
+    assert.deepEqual(
+      held(p),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      heldTimes(p),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    assert.equal(p.values!.length, 128);
+  });
+
+  it('wraps only at its capacity, also after a clear and a batch that crosses the end', () => {
+    const seed = 11;
+    const rnd = mulberry32(seed);
+    for (let trial = 0; trial < 50; trial++) {
+      const capacity = 1 + Math.floor(rnd() * 200);
+      const p = new Partition<number>(capacity, false, undefined);
+      const model: number[] = [];
+      let next = 0;
+      for (let step = 0; step < 300; step++) {
+        const r = rnd();
+        if (r < 0.05) {
+          p.clear();
+          model.length = 0;
+        } else if (r < 0.3) {
+          const n = 1 + Math.floor(rnd() * capacity * 2);
+          const batch = Array.from({ length: n }, () => next++);
+          p.pushStrided(batch, 0, 1, n);
+          model.push(...batch);
+        } else {
+          append(p, next);
+          model.push(next++);
+        }
+        while (model.length > capacity) model.shift();
+        assert.deepEqual(held(p), model, `seed ${seed} trial ${trial} step ${step}`);
+        assert.ok(p.allocated <= capacity);
+      }
+    }
+  });
+
+  it('costs little memory for a large capacity that holds few events', () => {
+    const before = process.memoryUsage().heapUsed;
+    const parts: Partition<number>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const p = new Partition<number>(1_000_000, true, undefined);
+      p.push(i, i, 0);
+      parts.push(p);
+    }
+    const grownBy = process.memoryUsage().heapUsed - before;
+    // Preallocated, 1000 rings of 1,000,000 slots would take ~16 GB; grown with content, a few hundred KB.
+    assert.ok(grownBy < 50 * 1024 * 1024, `1000 near-empty rings grew the heap by ${grownBy} bytes`);
+    assert.equal(parts.length, 1000);
+  });
+});
