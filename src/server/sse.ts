@@ -4,6 +4,7 @@
 // so a connection never buffers more than one chunk beyond the socket.
 
 import type { ServerResponse } from 'node:http';
+import { stringifyJson } from '../json.js';
 import type { StoredEvent, Stream } from './stream.js';
 
 /** Events read from the ring per chunk. */
@@ -17,7 +18,7 @@ export interface LiveOptions {
 }
 
 function sseEvent(e: StoredEvent): string {
-  return `id: ${e.offset}\ndata: ${JSON.stringify(e)}\n\n`;
+  return `id: ${e.offset}\ndata: ${stringifyJson(e)}\n\n`;
 }
 
 /**
@@ -140,7 +141,7 @@ export async function writeNdjson(res: ServerResponse, events: readonly StoredEv
   let i = 0;
   while (i < events.length) {
     let chunk = '';
-    while (i < events.length && chunk.length < CHUNK_CHARS) chunk += `${JSON.stringify(events[i++])}\n`;
+    while (i < events.length && chunk.length < CHUNK_CHARS) chunk += `${stringifyJson(events[i++])}\n`;
     if (!res.write(chunk)) await drained(res, stallMs);
   }
   res.end();

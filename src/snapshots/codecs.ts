@@ -3,6 +3,7 @@
 
 import { deserialize, serialize } from 'node:v8';
 import { ErrorCode, EventStoreError } from '../errors.js';
+import { stringifyJson } from '../json.js';
 import type { EventCodec } from './types.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
@@ -17,7 +18,7 @@ export class JsonEventCodec<T> implements EventCodec<T> {
   encode(event: T): Uint8Array {
     let text: string | undefined;
     try {
-      text = JSON.stringify(event);
+      text = stringifyJson(event);
     } catch (err) {
       throw new EventStoreError(
         ErrorCode.INVALID_ARG,
