@@ -34,6 +34,10 @@ export const ErrorCode = {
   BAD_REQUEST: 'ES_ERR_BAD_REQUEST',
   /** HTTP: the request body is not valid JSON or NDJSON. */
   INVALID_JSON: 'ES_ERR_INVALID_JSON',
+  /** HTTP: a JSON value nests arrays and objects deeper than `maxJsonDepth`. */
+  JSON_TOO_DEEP: 'ES_ERR_JSON_TOO_DEEP',
+  /** HTTP: a JSON number a 64-bit float cannot hold exactly (`1e400`, a 23-digit integer). */
+  UNREPRESENTABLE_NUMBER: 'ES_ERR_UNREPRESENTABLE_NUMBER',
   /** HTTP: a stream name breaks the naming rules (letters, digits, `._-~/`, 1-200 chars, no empty or dot segments). */
   INVALID_STREAM_NAME: 'ES_ERR_INVALID_STREAM_NAME',
   /** HTTP: the server requires `Authorization: Bearer <token>` and it is missing or wrong. */
@@ -60,10 +64,19 @@ export const ErrorCode = {
   UNSUPPORTED_MEDIA_TYPE: 'ES_ERR_UNSUPPORTED_MEDIA_TYPE',
   /** HTTP: a server limit (streams, live subscribers) is reached. */
   LIMIT_EXCEEDED: 'ES_ERR_LIMIT_EXCEEDED',
+  /** HTTP: the events held by all streams would exceed the server's memory budget (`memoryBudgetBytes`). */
+  INSUFFICIENT_STORAGE: 'ES_ERR_INSUFFICIENT_STORAGE',
+  /**
+   * HTTP: a change was applied but the journal failed to write it: it may still be kept (the journal
+   * retries) or be lost in a crash. Retry with the same producer sequence, or read to find out.
+   */
+  OUTCOME_UNKNOWN: 'ES_ERR_OUTCOME_UNKNOWN',
   /** HTTP: the server is shutting down and takes no new requests. */
   SHUTTING_DOWN: 'ES_ERR_SHUTTING_DOWN',
   /** HTTP: fail-closed mode: snapshots have been failing for longer than `failClosedAfterMs`; appends wait. */
   SNAPSHOTS_FAILING: 'ES_ERR_SNAPSHOTS_FAILING',
+  /** Server: `listen()` could not bind its port (in use, no permission, or not a local address). */
+  LISTEN_FAILED: 'ES_ERR_LISTEN_FAILED',
   /** HTTP: an unexpected server failure (logged by the server). */
   INTERNAL: 'ES_ERR_INTERNAL',
   /** Client: the server could not be reached, or the connection broke before a response. */

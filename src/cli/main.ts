@@ -17,9 +17,16 @@ const USAGE = `Usage:
       --token <secret>        require Authorization: Bearer <secret> (or env LOCKFREE_EVENTSTORE_TOKEN)
       --cors-origin <origin>  allow browser pages of this origin (or *) to call the server
       --max-body-bytes <n>    largest request body (default 8388608)
+      --max-json-depth <n>    deepest nesting of arrays/objects in an event (default 128)
       --stream-capacity <n>   events held per stream (default 100000)
+      --max-stream-capacity <n>  largest ?capacity= of a new stream (default 1000000)
       --max-streams <n>       live streams at most (default 1000)
+      --memory-budget-bytes <n>  bytes all held events may take (default half the V8 heap limit)
+      --max-tombstones <n>    deleted stream names remembered (default 100000)
+      --max-connections <n>   open connections at most (default: open-file limit - 128, max 10000)
+      --max-subscribers <n>   SSE subscriptions + waiting long-polls at most (default min(1000, connections/2))
       --max-producers-per-stream <n>  producer ids remembered per stream (default 10000)
+      --headers-timeout-ms <n>  time to receive a request's headers; silent connections are cut after it (default 10000)
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
       --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
       --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
@@ -37,8 +44,15 @@ const SERVE_OPTIONS = {
   token: { type: 'string' },
   'cors-origin': { type: 'string' },
   'max-body-bytes': { type: 'string' },
+  'max-json-depth': { type: 'string' },
   'stream-capacity': { type: 'string' },
+  'max-stream-capacity': { type: 'string' },
   'max-streams': { type: 'string' },
+  'memory-budget-bytes': { type: 'string' },
+  'max-tombstones': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-subscribers': { type: 'string' },
+  'headers-timeout-ms': { type: 'string' },
   'max-producers-per-stream': { type: 'string' },
   'snapshot-interval-ms': { type: 'string' },
   'fail-closed-after-ms': { type: 'string' },
@@ -72,8 +86,15 @@ async function serve(argv: string[]): Promise<number> {
   set('corsOrigin', values['cors-origin']);
   set('logLevel', values['log-level']);
   set('maxBodyBytes', integerArg('max-body-bytes', values['max-body-bytes']));
+  set('maxJsonDepth', integerArg('max-json-depth', values['max-json-depth']));
   set('streamCapacity', integerArg('stream-capacity', values['stream-capacity']));
+  set('maxStreamCapacity', integerArg('max-stream-capacity', values['max-stream-capacity']));
   set('maxStreams', integerArg('max-streams', values['max-streams']));
+  set('memoryBudgetBytes', integerArg('memory-budget-bytes', values['memory-budget-bytes']));
+  set('maxTombstones', integerArg('max-tombstones', values['max-tombstones']));
+  set('maxConnections', integerArg('max-connections', values['max-connections']));
+  set('maxSubscribers', integerArg('max-subscribers', values['max-subscribers']));
+  set('headersTimeoutMs', integerArg('headers-timeout-ms', values['headers-timeout-ms']));
   set('maxProducersPerStream', integerArg('max-producers-per-stream', values['max-producers-per-stream']));
   set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));
   set('failClosedAfterMs', integerArg('fail-closed-after-ms', values['fail-closed-after-ms']));

@@ -2,11 +2,59 @@
 // The reader counts bytes as they arrive and gives up past the limit without buffering the rest;
 // the caller answers 413 and closes the connection.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ErrorCode } from '../errors.js';
+import { checkJsonText } from '../json.js';
 import { HttpProblem } from './problem.js';
 
-/** Reads the whole body, or rejects with ES_ERR_PAYLOAD_TOO_LARGE as soon as it exceeds `maxBytes`. */
+/** Ends a socket after what it has to write, and destroys it a second later whatever the peer does. */
+export function closeSoon(socket: Socket): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/** Bytes of a refused body read and dropped after the 413 (so the client, done sending, reads it). */
+function drainLimit(maxBytes: number): number {
+  return Math.max(2 * maxBytes, 16 * 1024 * 1024);
+}
+
+/**
+ * After a 413: reads and drops the rest of the request body, up to a bound, then closes the
+ * connection once both the answer is written and the body is in. Most clients read the answer only
+ * once they have sent their body, and a connection closed under a body still arriving is reset, which
+ * loses the answer; a body past the bound is cut all the same.
+ */
+export function drainAndClose(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+  const socket = req.socket;
+  const bound = drainLimit(maxBytes);
+  let dropped = 0;
+  let answered = res.writableFinished;
+  let received = req.complete;
+  const close = (): void => {
+    if (answered && received) closeSoon(socket);
+  };
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > bound) socket.destroy();
+  });
+  req.once('end', () => {
+    received = true;
+    close();
+  });
+  res.once('finish', () => {
+    answered = true;
+    close();
+  });
+  req.resume();
+  close();
+}
+
+/**
+ * Reads the whole body, or rejects with ES_ERR_PAYLOAD_TOO_LARGE as soon as it exceeds `maxBytes` (a
+ * larger `Content-Length` is refused before reading). The caller answers 413 and then
+ * {@link drainAndClose}s the connection.
+ */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const tooLarge = (): HttpProblem =>
     new HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, `the request body is larger than ${maxBytes} bytes`, {
@@ -32,7 +80,6 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       received += chunk.length;
       if (received > maxBytes) {
         chunks.length = 0;
-        req.pause();
         finish(tooLarge());
         return;
       }
@@ -84,6 +131,8 @@ function parseJson(text: string, where: string): unknown {
 /** The events of an append body, and (for JSON bodies) their JSON text as one array, from the body bytes. */
 export interface ParsedEvents {
   events: unknown[];
+  /** Estimated heap bytes of the events (see `checkJsonText`). */
+  heapBytes: number;
   /** UTF-8 JSON text of `events` as an array (a JSON body without its BOM, bracketed if needed). */
   json: Uint8Array | undefined;
 }
@@ -94,9 +143,11 @@ const CLOSE = Buffer.from(']');
 
 /**
  * The events of an append body: a JSON value is one event, a JSON array is a batch, NDJSON is one event
- * per non-blank line. An empty body (or batch) is 400; bad JSON or UTF-8 is 400 ES_ERR_INVALID_JSON.
+ * per non-blank line. An empty body (or batch) is 400; bad JSON or UTF-8 is 400 ES_ERR_INVALID_JSON; an
+ * event nested deeper than `maxJsonDepth` is 400 ES_ERR_JSON_TOO_DEEP, a number that does not survive
+ * the round trip 400 ES_ERR_UNREPRESENTABLE_NUMBER (checked on the bytes, before anything is stored).
  */
-export function parseEvents(body: Buffer, format: AppendFormat): ParsedEvents {
+export function parseEvents(body: Buffer, format: AppendFormat, maxJsonDepth: number): ParsedEvents {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -109,9 +160,16 @@ export function parseEvents(body: Buffer, format: AppendFormat): ParsedEvents {
     // The decoder dropped a byte-order mark from `text`; the bytes must lose it too to stay JSON.
     const bom = body.length >= 3 && UTF8_BOM.every((b, i) => body[i] === b);
     const json = bom ? body.subarray(3) : body;
-    if (!Array.isArray(value)) return { events: [value], json: Buffer.concat([OPEN, json, CLOSE]) };
+    // A batch's array is one level above its events.
+    const heapBytes = checkJsonText(
+      json,
+      Array.isArray(value) ? maxJsonDepth + 1 : maxJsonDepth,
+      'the request body',
+    );
+    if (!Array.isArray(value))
+      return { events: [value], heapBytes, json: Buffer.concat([OPEN, json, CLOSE]) };
     if (value.length === 0) throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
-    return { events: value, json };
+    return { events: value, heapBytes, json };
   }
   const events: unknown[] = [];
   const lines = text.split('\n');
@@ -120,5 +178,6 @@ export function parseEvents(body: Buffer, format: AppendFormat): ParsedEvents {
     if (line.trim() === '') continue;
     events.push(parseJson(line, `NDJSON line ${i + 1}`));
   }
-  return { events, json: undefined };
+  const heapBytes = checkJsonText(body, maxJsonDepth, 'the NDJSON body');
+  return { events, heapBytes, json: undefined };
 }

@@ -4,17 +4,27 @@
 // snapshot, journal closed. Everything runs on one thread; the store path never awaits except for the
 // journal flush that acknowledges an append.
 
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { type Logger, pino } from 'pino';
 import { ErrorCode, EventStoreError } from '../errors.js';
+import { DEFAULT_MAX_JSON_DEPTH } from '../json.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
 import { BinarySnapshotSerializer } from '../snapshots/serializer.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
 import type { JournalSyncPolicy } from '../snapshots/types.js';
+import { closeSoon } from './body.js';
 import { ServerMetrics } from './metrics.js';
+import { HttpProblem, sendProblem } from './problem.js';
 import { handleRequest, type LiveResponse, type RouteContext } from './routes.js';
 import { type ShardOp, StreamRegistry } from './stream-registry.js';
 
@@ -37,19 +47,29 @@ export interface ServerOptions {
   corsOrigin?: string;
   /** Events a stream holds before it evicts its oldest. @default 100_000 */
   streamCapacity?: number;
-  /** Largest `?capacity=` a first append may ask for. @default 1_000_000 */
+  /** Largest `?capacity=` a first append may ask for. @default max(1_000_000, streamCapacity) */
   maxStreamCapacity?: number;
-  /** Live streams at most (each preallocates its ring). @default 1_000 */
+  /** Live streams at most. @default 1_000 */
   maxStreams?: number;
+  /**
+   * Bytes the events of all streams may hold, counted as each event's share of its request body plus
+   * 160 bytes; an append past it answers 507 `ES_ERR_INSUFFICIENT_STORAGE` (appends that evict as much
+   * as they add always fit). @default half of the V8 heap limit
+   */
+  memoryBudgetBytes?: number;
+  /** Deleted streams remembered by name; older ones fold into shared offset floors. @default 100_000 */
+  maxTombstones?: number;
   /** Largest request body. @default 8 MiB */
   maxBodyBytes?: number;
+  /** Deepest nesting of arrays and objects in an event's JSON (400 `ES_ERR_JSON_TOO_DEEP` past it). @default 128 */
+  maxJsonDepth?: number;
   /** Events per read when `limit` is not given. @default 1_000 */
   defaultReadLimit?: number;
   /** Largest `limit` (larger values are clamped). @default 10_000 */
   maxReadLimit?: number;
   /** Largest long-poll `wait` (larger values are clamped). @default 60_000 */
   maxWaitMs?: number;
-  /** Open SSE subscriptions at most. @default 1_000 */
+  /** Open SSE subscriptions and waiting long-polls together, at most. @default min(1_000, maxConnections / 2) */
   maxSubscribers?: number;
   /** Producer ids remembered per stream (least recently used dropped first). @default 10_000 */
   maxProducersPerStream?: number;
@@ -65,7 +85,10 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
   /** How often timeouts are checked (slow-loris connections are cut within this). @default 1_000 */
   connectionsCheckingIntervalMs?: number;
-  /** Open connections at most; excess ones are refused. @default 1_024 */
+  /**
+   * Open connections at most; excess ones are refused. @default the process's open-file limit minus
+   * 128 (kept for files), between 64 and 10_000
+   */
   maxConnections?: number;
   /** How long close() waits for in-flight requests before cutting connections. @default 10_000 */
   drainTimeoutMs?: number;
@@ -111,6 +134,22 @@ function positive(name: string, value: number | undefined, fallback: number, min
     );
   }
   return v;
+}
+
+/** The soft limit on open files of this process (Linux: /proc/self/limits), if it can be read. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Default `maxConnections`: what the open-file limit allows, keeping 128 descriptors for files. */
+function defaultMaxConnections(): number {
+  const limit = openFileLimit() ?? 1_152;
+  return Math.max(64, Math.min(10_000, limit - 128));
 }
 
 /** Lock files held by servers of this process. */
@@ -180,12 +219,32 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
       name: 'lockfree-eventstore',
       level: o.logLevel ?? process.env.LOCKFREE_EVENTSTORE_LOG_LEVEL ?? 'info',
     });
+  const streamCapacity = positive('streamCapacity', o.streamCapacity, 100_000);
+  const maxStreamCapacity = positive(
+    'maxStreamCapacity',
+    o.maxStreamCapacity,
+    Math.max(1_000_000, streamCapacity),
+  );
+  if (streamCapacity > maxStreamCapacity) {
+    throw new EventStoreError(
+      ErrorCode.INVALID_ARG,
+      `\`streamCapacity\` (${streamCapacity}) must not exceed \`maxStreamCapacity\` (${maxStreamCapacity})`,
+    );
+  }
   const registry = new StreamRegistry({
     shards,
-    streamCapacity: positive('streamCapacity', o.streamCapacity, 100_000),
+    streamCapacity,
     maxStreams: positive('maxStreams', o.maxStreams, 1_000),
     maxProducersPerStream: positive('maxProducersPerStream', o.maxProducersPerStream, 10_000),
+    memoryBudgetBytes: positive(
+      'memoryBudgetBytes',
+      o.memoryBudgetBytes,
+      Math.floor(getHeapStatistics().heap_size_limit / 2),
+    ),
+    maxTombstones: positive('maxTombstones', o.maxTombstones, 100_000),
   });
+  const maxConnections = positive('maxConnections', o.maxConnections, defaultMaxConnections());
+  const maxBodyBytes = positive('maxBodyBytes', o.maxBodyBytes, 8 * 1024 * 1024);
   const snapshotter =
     o.dataDir === undefined
       ? undefined
@@ -207,6 +266,10 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
     throw new EventStoreError(ErrorCode.INVALID_ARG, '`failClosedAfterMs` needs `dataDir` (snapshots)');
   }
   const metrics = new ServerMetrics();
+  /** Open connections, oldest first. */
+  const connections = new Set<Socket>();
+  /** Connections that sent a whole request head at least once. */
+  const spoke = new WeakSet<Socket>();
   const live = new Set<LiveResponse>();
   let draining = false;
   let inFlight = 0;
@@ -214,12 +277,18 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
   const ctx: RouteContext = {
     registry,
     limits: {
-      maxBodyBytes: positive('maxBodyBytes', o.maxBodyBytes, 8 * 1024 * 1024),
-      maxStreamCapacity: positive('maxStreamCapacity', o.maxStreamCapacity, 1_000_000),
+      maxBodyBytes,
+      maxJsonDepth: positive('maxJsonDepth', o.maxJsonDepth, DEFAULT_MAX_JSON_DEPTH),
+      maxStreamCapacity,
       defaultReadLimit: positive('defaultReadLimit', o.defaultReadLimit, 1_000),
       maxReadLimit: positive('maxReadLimit', o.maxReadLimit, 10_000),
       maxWaitMs: positive('maxWaitMs', o.maxWaitMs, 60_000, 0),
-      maxSubscribers: positive('maxSubscribers', o.maxSubscribers, 1_000, 0),
+      maxSubscribers: positive(
+        'maxSubscribers',
+        o.maxSubscribers,
+        Math.min(1_000, Math.floor(maxConnections / 2)),
+        0,
+      ),
       heartbeatMs: positive('heartbeatMs', o.heartbeatMs, 15_000),
       stallMs: positive('stallMs', o.stallMs, 10_000),
       fsync,
@@ -239,8 +308,32 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
     },
     flush: () => (snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal()),
     snapshotMetrics: () => snapshotter?.metrics(),
+    connectionCount: () => connections.size,
   };
 
+  /** Responses under way per socket: a parse error on a socket must not write over one of them. */
+  const responding = new WeakMap<Socket, number>();
+  /** Sockets to close once their responses are done (a client error came while one was under way). */
+  const closeWhenDone = new WeakSet<Socket>();
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight++;
+    const socket = req.socket;
+    spoke.add(socket);
+    responding.set(socket, (responding.get(socket) ?? 0) + 1);
+    res.on('close', () => {
+      inFlight--;
+      const left = (responding.get(socket) ?? 1) - 1;
+      responding.set(socket, left);
+      if (left === 0 && closeWhenDone.has(socket)) closeSoon(socket);
+      if (inFlight === 0) idle?.();
+    });
+    void handleRequest(req, res, ctx).catch((err: unknown) => {
+      logger.error({ err }, 'request handler failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
   const http = createHttpServer(
     {
       headersTimeout: positive('headersTimeoutMs', o.headersTimeoutMs, 10_000),
@@ -252,31 +345,66 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
         1_000,
       ),
     },
-    (req, res) => {
-      inFlight++;
-      res.on('close', () => {
-        inFlight--;
-        if (inFlight === 0) idle?.();
-      });
-      void handleRequest(req, res, ctx).catch((err: unknown) => {
-        logger.error({ err }, 'request handler failed');
-        if (!res.headersSent) res.writeHead(500).end();
-        else res.destroy();
-      });
-    },
+    onRequest,
   );
-  http.maxConnections = positive('maxConnections', o.maxConnections, 1_024);
-  http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Malformed requests and timeouts (408, 431, 400) from node's parser: answer if possible, never crash.
+  // At `maxConnections`, a new connection takes the place of the oldest one that has sent nothing at
+  // all (silent ones are also cut by the headers timeout), and is refused only when every connection
+  // has spoken: connections that say nothing never lock the others out.
+  http.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+    if (connections.size <= maxConnections) return;
+    for (const other of connections) {
+      if (other !== socket && other.bytesRead === 0 && !spoke.has(other)) {
+        connections.delete(other);
+        other.destroy();
+        metrics.silentConnectionsCut++;
+        return;
+      }
+    }
+    connections.delete(socket);
+    socket.destroy();
+    metrics.connectionsRefused++;
+  });
+  // `Expect: 100-continue`: a body the server would refuse is refused before the client sends it.
+  http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+      res.on('finish', () => closeSoon(req.socket));
+      sendProblem(
+        res,
+        new HttpProblem(
+          ErrorCode.PAYLOAD_TOO_LARGE,
+          `the request body is larger than ${maxBodyBytes} bytes`,
+          {
+            maxBodyBytes,
+          },
+        ),
+        true,
+      );
+      return;
+    }
+    res.writeContinue();
+    onRequest(req, res);
+  });
+  http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Malformed requests and timeouts (408, 431, 400) from node's parser: answered if nothing else is
+    // being answered on the socket, then the socket is closed and destroyed (a peer that never closes
+    // its side must not hold a descriptor); never a crash, never a second response over a first one.
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
+    if ((responding.get(socket) ?? 0) > 0) {
+      closeWhenDone.add(socket);
+      return;
+    }
     const status =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    socket.end(
+    socket.write(
       `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
     );
+    closeSoon(socket);
   });
 
   const drainTimeoutMs = positive('drainTimeoutMs', o.drainTimeoutMs, 10_000, 0);
@@ -287,7 +415,12 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
 
   const listen = (): Promise<string> => {
     listening ??= (async () => {
+      let createdDataDir = false;
       if (snapshotter !== undefined && o.dataDir !== undefined) {
+        createdDataDir = !(await stat(o.dataDir).then(
+          () => true,
+          () => false,
+        ));
         await mkdir(o.dataDir, { recursive: true });
         lockPath = await lockDataDir(o.dataDir);
         const restored = await snapshotter.restore();
@@ -302,13 +435,38 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
           'data directory restored',
         );
       }
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(port, host, () => {
-          http.off('error', reject);
-          resolve();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          http.once('error', reject);
+          http.listen(port, host, () => {
+            http.off('error', reject);
+            resolve();
+          });
         });
-      });
+      } catch (err) {
+        // Leave nothing behind: the snapshotter stops (nothing new to write), the lock goes, and a data
+        // directory this call created goes too.
+        await snapshotter?.stop();
+        if (lockPath !== undefined) {
+          await unlink(lockPath).catch(() => {});
+          heldLocks.delete(lockPath);
+          lockPath = undefined;
+        }
+        if (createdDataDir && o.dataDir !== undefined) await rm(o.dataDir, { recursive: true, force: true });
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new EventStoreError(
+            ErrorCode.LISTEN_FAILED,
+            code === 'EADDRINUSE'
+              ? `port ${port} on ${host} is already in use: stop the program that holds it or choose another port (--port)`
+              : code === 'EACCES'
+                ? `no permission to listen on port ${port} of ${host}: use a port above 1023 (--port)`
+                : `${host} is not an address of this machine (--host)`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
       const address = http.address() as AddressInfo;
       const h = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${h}:${address.port}`;

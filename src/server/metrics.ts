@@ -12,6 +12,12 @@ export class ServerMetrics {
   duplicateAppends = 0;
   conflicts = 0;
   liveSubscribers = 0;
+  /** Long-polls waiting now. */
+  longPolls = 0;
+  /** Connections closed to make room at `maxConnections` because they had sent no request. */
+  silentConnectionsCut = 0;
+  /** Connections refused at `maxConnections` (every open one was in use). */
+  connectionsRefused = 0;
   sseEventsSent = 0;
 
   countRequest(route: string, status: number): void {
@@ -59,6 +65,17 @@ export function renderPrometheus(s: MetricsSnapshot): string {
     ['', s.producersEvicted],
   ]);
   line(out, 'eventstore_live_subscribers', 'Open SSE subscriptions.', 'gauge', [['', m.liveSubscribers]]);
+  line(out, 'eventstore_long_polls', 'Long-polls waiting.', 'gauge', [['', m.longPolls]]);
+  line(
+    out,
+    'eventstore_silent_connections_cut_total',
+    'Connections without a request cut at maxConnections.',
+    'counter',
+    [['', m.silentConnectionsCut]],
+  );
+  line(out, 'eventstore_connections_refused_total', 'Connections refused at maxConnections.', 'counter', [
+    ['', m.connectionsRefused],
+  ]);
   line(out, 'eventstore_sse_events_sent_total', 'Events written to SSE subscribers.', 'counter', [
     ['', m.sseEventsSent],
   ]);

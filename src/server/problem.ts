@@ -10,6 +10,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> =
   [ErrorCode.BAD_REQUEST]: 400,
   [ErrorCode.INVALID_JSON]: 400,
   [ErrorCode.INVALID_STREAM_NAME]: 400,
+  [ErrorCode.JSON_TOO_DEEP]: 400,
+  [ErrorCode.UNREPRESENTABLE_NUMBER]: 400,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.STREAM_NOT_FOUND]: 404,
@@ -26,6 +28,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> =
   [ErrorCode.JOURNAL_FAILED]: 503,
   [ErrorCode.SHUTTING_DOWN]: 503,
   [ErrorCode.SNAPSHOTS_FAILING]: 503,
+  [ErrorCode.OUTCOME_UNKNOWN]: 503,
+  [ErrorCode.INSUFFICIENT_STORAGE]: 507,
 };
 
 const TITLES: Record<number, string> = {
@@ -40,6 +44,7 @@ const TITLES: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 /** An error answered as a problem: a code, a detail message, and extra members for the body. */

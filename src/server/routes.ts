@@ -2,13 +2,14 @@
 // stream registry, and the replies. Runs on the server's thread; an append is validated and applied in
 // one synchronous step and acknowledged only after the journal has it (`ctx.flush()`).
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../errors.js';
+import { stringifyJson } from '../json.js';
 import type { SnapshotterMetrics } from '../snapshots/types.js';
-import { appendFormat, parseEvents, readBody } from './body.js';
+import { appendFormat, drainAndClose, parseEvents, readBody } from './body.js';
 import { renderPrometheus, type ServerMetrics } from './metrics.js';
 import { HttpProblem, sendProblem, statusOf } from './problem.js';
 import { SseSubscription, writeNdjson } from './sse.js';
@@ -18,6 +19,7 @@ import type { AppendResult, ProducerRequest, StreamRegistry } from './stream-reg
 /** Limits and timings the routes use (resolved server options). */
 export interface RouteLimits {
   maxBodyBytes: number;
+  maxJsonDepth: number;
   maxStreamCapacity: number;
   defaultReadLimit: number;
   maxReadLimit: number;
@@ -51,6 +53,8 @@ export interface RouteContext {
   /** Resolves when every change made so far is in the journal (immediately without persistence). */
   flush(): Promise<void>;
   snapshotMetrics(): SnapshotterMetrics | undefined;
+  /** Open connections now. */
+  connectionCount(): number;
 }
 
 const ALLOWED_HEADERS =
@@ -146,7 +150,7 @@ function parsePath(what: string, text: string | null): string[] | undefined {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const payload = JSON.stringify(body);
+  const payload = stringifyJson(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(payload),
@@ -159,10 +163,19 @@ function methodNotAllowed(allow: string): HttpProblem {
   return new HttpProblem(ErrorCode.METHOD_NOT_ALLOWED, `allowed methods: ${allow}`, {}, { allow });
 }
 
+const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
+
+/**
+ * `Authorization: Bearer <token>` (the scheme in any case). The tokens are compared as SHA-256
+ * digests of equal length in constant time, so the time taken tells nothing of the token's length.
+ */
 function authorized(req: IncomingMessage, token: string): boolean {
-  const given = Buffer.from(header(req, 'authorization') ?? '');
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  const m = BEARER.exec(header(req, 'authorization') ?? '');
+  const given = createHash('sha256')
+    .update(m?.[1] ?? '')
+    .digest();
+  const expected = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, expected) && m !== null;
 }
 
 /** Handles one request; never throws (every failure becomes a problem response). */
@@ -202,10 +215,11 @@ export async function handleRequest(
     const q = rawUrl.indexOf('?');
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const params = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (node:http leaves the body out of HEAD answers).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     if (path === '/health') {
       route = 'health';
-      if (method !== 'GET') throw methodNotAllowed('GET');
+      if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       sendJson(res, 200, { status: 'ok' });
       return;
     }
@@ -219,19 +233,19 @@ export async function handleRequest(
     }
     if (path === '/streams' || path === '/streams/') {
       route = 'streams';
-      if (method !== 'GET') throw methodNotAllowed('GET');
+      if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       listStreams(res, ctx);
       return;
     }
     if (path === '/stats') {
       route = 'stats';
-      if (method !== 'GET') throw methodNotAllowed('GET');
+      if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       sendJson(res, 200, stats(ctx));
       return;
     }
     if (path === '/metrics') {
       route = 'metrics';
-      if (method !== 'GET') throw methodNotAllowed('GET');
+      if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       const text = renderPrometheus({
         metrics: ctx.metrics,
         streams: ctx.registry.streamCount,
@@ -271,7 +285,7 @@ export async function handleRequest(
       } else if (method === 'DELETE') {
         route = 'delete';
         await remove(res, ctx, validateStreamName(name));
-      } else throw methodNotAllowed('GET, POST, DELETE');
+      } else throw methodNotAllowed('GET, HEAD, POST, DELETE');
       return;
     }
     throw new HttpProblem(ErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`);
@@ -280,8 +294,14 @@ export async function handleRequest(
       ctx.logger.error({ err, method: req.method, url: req.url?.slice(0, 300) }, 'request failed');
     }
     if (statusOf(err) === 409) ctx.metrics.conflicts++;
-    const tooLarge = err instanceof HttpProblem && err.code === ErrorCode.PAYLOAD_TOO_LARGE;
-    sendProblem(res, err, tooLarge || ctx.draining());
+    if (err instanceof HttpProblem && err.code === ErrorCode.PAYLOAD_TOO_LARGE) {
+      // Not `Connection: close`: node would close as soon as the answer is written, resetting a
+      // client still sending its body (which then never reads the 413).
+      sendProblem(res, err, false);
+      drainAndClose(req, res, ctx.limits.maxBodyBytes);
+      return;
+    }
+    sendProblem(res, err, ctx.draining());
   }
 }
 
@@ -300,7 +320,7 @@ async function append(
     throw badRequest(`capacity must be in [1, ${ctx.limits.maxStreamCapacity}], received ${capacity}`);
   }
   const body = await readBody(req, ctx.limits.maxBodyBytes);
-  const { events, json } = parseEvents(body, format);
+  const { events, heapBytes, json } = parseEvents(body, format, ctx.limits.maxJsonDepth);
   if (ctx.draining()) throw new HttpProblem(ErrorCode.SHUTTING_DOWN, 'the server is shutting down');
   refuseWritesIfFailClosed(ctx);
   let result: AppendResult;
@@ -311,6 +331,7 @@ async function append(
       hash: producer === undefined ? 0 : crc32(body), // compared on producer retries only
       capacity,
       timestamp: Date.now(),
+      bytes: heapBytes,
       json,
     });
   } catch (err) {
@@ -321,7 +342,7 @@ async function append(
   }
   const stream = ctx.registry.get(name);
   // Acknowledge only what the journal holds; the wait is shared by every append of this turn.
-  await ctx.flush();
+  await flushOrUnknown(ctx, 'append');
   stream?.commit(result.lastOffset + 1);
   if (result.duplicate === true) ctx.metrics.duplicateAppends++;
   else {
@@ -367,7 +388,9 @@ async function read(
   if (from < stream.firstOffset) throw evicted(stream, from);
   let page = stream.read(from, limit);
   if (page.events.length === 0 && wait > 0 && limit > 0) {
-    await waitForCommit(res, ctx, stream, from, wait);
+    refuseIfLiveReadersFull(ctx);
+    ctx.metrics.longPolls++;
+    await waitForCommit(res, ctx, stream, from, wait).finally(() => ctx.metrics.longPolls--);
     stream = streamOrThrow(ctx, name);
     if (from < stream.firstOffset) throw evicted(stream, from);
     page = stream.read(from, limit);
@@ -380,7 +403,9 @@ async function read(
       'stream-last-offset': String(page.lastOffset),
       'stream-next-offset': String(page.nextOffset),
     });
-    await writeNdjson(res, page.events, ctx.limits.stallMs).catch(() => {});
+    // A failed write (the client left or stalled, or an event that cannot be written) ends the
+    // response: a reader never waits on a response that will not finish.
+    await writeNdjson(res, page.events, ctx.limits.stallMs).catch(() => res.destroy());
     return;
   }
   sendJson(res, 200, { stream: name, ...page });
@@ -406,6 +431,18 @@ function waitForCommit(res: ServerResponse, ctx: RouteContext, stream: Stream, f
   });
 }
 
+/** SSE subscriptions and waiting long-polls share `maxSubscribers`, so they cannot take every connection. */
+function refuseIfLiveReadersFull(ctx: RouteContext): void {
+  if (ctx.metrics.liveSubscribers + ctx.metrics.longPolls >= ctx.limits.maxSubscribers) {
+    throw new HttpProblem(
+      ErrorCode.LIMIT_EXCEEDED,
+      `the server has its maximum of ${ctx.limits.maxSubscribers} live readers (subscriptions and long-polls)`,
+      { maxSubscribers: ctx.limits.maxSubscribers },
+      { 'retry-after': '1' },
+    );
+  }
+}
+
 function subscribe(
   req: IncomingMessage,
   res: ServerResponse,
@@ -423,12 +460,7 @@ function subscribe(
       ? resumeAfter + 1
       : (fromParam ?? Math.min(stream.firstOffset, stream.committed));
   if (from < stream.firstOffset) throw evicted(stream, from);
-  if (ctx.metrics.liveSubscribers >= ctx.limits.maxSubscribers) {
-    throw new HttpProblem(
-      ErrorCode.LIMIT_EXCEEDED,
-      `the server has its maximum of ${ctx.limits.maxSubscribers} subscribers`,
-    );
-  }
+  refuseIfLiveReadersFull(ctx);
   ctx.metrics.liveSubscribers++;
   const sub = new SseSubscription(
     res,
@@ -473,13 +505,32 @@ function refuseWritesIfFailClosed(ctx: RouteContext): void {
   }
 }
 
+/**
+ * Waits for the journal to hold a change already applied. If the journal fails, the change stays
+ * applied and the journal retries it, so it may yet be kept or be lost in a crash: the answer says
+ * the outcome is unknown (503 ES_ERR_OUTCOME_UNKNOWN), never that it was not made.
+ */
+async function flushOrUnknown(ctx: RouteContext, what: 'append' | 'delete'): Promise<void> {
+  try {
+    await ctx.flush();
+  } catch (err) {
+    throw new HttpProblem(
+      ErrorCode.OUTCOME_UNKNOWN,
+      `the ${what} was applied but the journal could not write it (${(err as Error).message}); it becomes ` +
+        'visible only once the journal has it, and a crash before that loses it: retry it with the same producer sequence, or read the stream to find out',
+      {},
+      { 'retry-after': '1' },
+    );
+  }
+}
+
+/** A delete works in fail-closed mode: it is how an operator removes a stream that keeps saves failing. */
 async function remove(res: ServerResponse, ctx: RouteContext, name: string): Promise<void> {
-  refuseWritesIfFailClosed(ctx);
   const stream = ctx.registry.delete(name);
   if (stream === undefined) {
     throw new HttpProblem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
   }
-  await ctx.flush();
+  await flushOrUnknown(ctx, 'delete');
   sendJson(res, 200, { stream: name, deleted: true, nextOffset: stream.next });
 }
 
@@ -507,7 +558,12 @@ function stats(ctx: RouteContext): Record<string, unknown> {
     duplicateAppends: m.duplicateAppends,
     conflicts: m.conflicts,
     liveSubscribers: m.liveSubscribers,
+    longPolls: m.longPolls,
+    connections: ctx.connectionCount(),
+    silentConnectionsCut: m.silentConnectionsCut,
+    connectionsRefused: m.connectionsRefused,
     producersEvicted: ctx.registry.producersEvicted,
+    tombstones: ctx.registry.tombstoneCount,
     persistence:
       snap === undefined
         ? { enabled: false }
@@ -522,6 +578,10 @@ function stats(ctx: RouteContext): Record<string, unknown> {
             snapshotsFailingForMs: Math.round(ctx.snapshotsFailingForMs()),
             failClosed: ctx.failClosedForMs() > 0,
           },
-    memory: { rssBytes: process.memoryUsage.rss() },
+    memory: {
+      rssBytes: process.memoryUsage.rss(),
+      heldBytes: ctx.registry.heldBytes,
+      memoryBudgetBytes: ctx.registry.options.memoryBudgetBytes,
+    },
   };
 }

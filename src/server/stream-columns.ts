@@ -1,6 +1,7 @@
 // Typed columns of one stream for its aggregations: the receive times, a Float64Array per aggregated
-// numeric field and an Int32Array of key ids per groupBy field, indexed by `offset % capacity` like
-// the ring. Built on a field's first aggregation and extended by later ones with the events
+// numeric field and an Int32Array of key ids per groupBy field, indexed by `offset % size`, where
+// `size` is a power of two at least the events held (at most the capacity): columns grow with the
+// stream, like its ring, and are rebuilt at the next size when it outgrows them. Built on a field's first aggregation and extended by later ones with the events
 // acknowledged since, so a repeated aggregation folds typed arrays instead of reading every event's
 // JSON object again. Owned by the server's thread. Events never change once stored, so a cached slot is
 // valid until the ring reuses it, and only offsets the stream still holds are ever read.
@@ -41,6 +42,8 @@ interface KeyColumn extends Column<Int32Array> {
 
 export class StreamColumns {
   readonly #capacity: number;
+  /** Slots of every column: `offset % #size` is an event's slot. */
+  #size = 0;
   readonly #read: EventReader;
   #times: Column<Float64Array> | undefined;
   /** `v:<path>` numeric columns and `k:<path>` key columns; Map order = least recently used first. */
@@ -51,9 +54,14 @@ export class StreamColumns {
     this.#read = read;
   }
 
-  /** Columns currently cached (times included). */
-  get columnCount(): number {
-    return (this.#times === undefined ? 0 : 1) + this.#columns.size;
+  /** Makes the columns hold `held` events: drops them for a larger size when they are too small. */
+  #fit(held: number): void {
+    if (held <= this.#size) return;
+    let size = 1024;
+    while (size < held) size *= 2;
+    this.#size = Math.min(size, this.#capacity);
+    this.#times = undefined;
+    this.#columns.clear();
   }
 
   /**
@@ -69,6 +77,7 @@ export class StreamColumns {
     fromMs: number,
     toMs: number,
   ): FieldAggregate & { groups: Record<string, FieldAggregate> } {
+    this.#fit(end - first);
     const timed = fromMs !== Number.NEGATIVE_INFINITY || toMs !== Number.POSITIVE_INFINITY;
     const times = timed ? this.#timeColumn(first, end).data : undefined;
     const values = this.#valueColumn(field, first, end).data;
@@ -83,7 +92,7 @@ export class StreamColumns {
     let sum = 0;
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
-    const capacity = this.#capacity;
+    const capacity = this.#size;
     // Two runs of slots (before and after the ring's wrap point) keep `%` out of the loop.
     let slot = first % capacity;
     let left = end - first;
@@ -136,7 +145,7 @@ export class StreamColumns {
   }
 
   #timeColumn(first: number, end: number): Column<Float64Array> {
-    this.#times ??= { data: new Float64Array(this.#capacity), from: first, upTo: first };
+    this.#times ??= { data: new Float64Array(this.#size), from: first, upTo: first };
     this.#fill(this.#times, first, end, (e, slot, data) => {
       data[slot] = e.timestamp;
     });
@@ -145,7 +154,7 @@ export class StreamColumns {
 
   #valueColumn(path: readonly string[], first: number, end: number): Column<Float64Array> {
     const column = this.#use(`v:${path.join('.')}`, () => ({
-      data: new Float64Array(this.#capacity),
+      data: new Float64Array(this.#size),
       from: first,
       upTo: first,
     })) as Column<Float64Array>;
@@ -163,7 +172,7 @@ export class StreamColumns {
     const old = this.#columns.get(name) as KeyColumn | undefined;
     if (old !== undefined && old.names.length > 2 * this.#capacity) this.#columns.delete(name);
     const column = this.#use(name, () => ({
-      data: new Int32Array(this.#capacity),
+      data: new Int32Array(this.#size),
       from: first,
       upTo: first,
       ids: new Map<string, number>(),
@@ -214,7 +223,7 @@ export class StreamColumns {
       column.from = first;
       column.upTo = first;
     }
-    const capacity = this.#capacity;
+    const capacity = this.#size;
     const data = column.data;
     for (let at = column.upTo; at < end; at += FILL_CHUNK) {
       const to = Math.min(end, at + FILL_CHUNK);

@@ -6,21 +6,29 @@
 // thread: appends, deletes and captures are synchronous steps, so a capture is an exact prefix of the
 // shard's op history.
 
-import { partitionForKey } from '../core/partitioner.js';
+import { hashString, partitionForKey } from '../core/partitioner.js';
 import { ErrorCode, EventStoreError } from '../errors.js';
+import { checkJsonText, stringifyJson } from '../json.js';
 import type { JournalHook, SnapshotTarget } from '../snapshots/snapshotter.js';
+import { EVENT_OVERHEAD_BYTES } from './held-bytes.js';
 import { HttpProblem } from './problem.js';
 import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent, Stream } from './stream.js';
 
 /** One change of a shard, as journaled and as captured in a snapshot. JSON-compatible. */
 export type ShardOp =
   | { k: 'create'; s: string; cap: number; next: number }
-  | { k: 'append'; s: string; ev: StoredEvent[]; p?: ProducerOp }
-  /** One append request: events `o`, `o + 1`, … with one receive time `t` and data values `d`. */
-  | { k: 'batch'; s: string; o: number; t: number; p?: ProducerOp; d: unknown[] }
+  /** Held events of a snapshot, with the memory charge `c` of each. */
+  | { k: 'append'; s: string; ev: StoredEvent[]; p?: ProducerOp; c?: number[] }
+  /**
+   * One append request: events `o`, `o + 1`, … with one receive time `t` and data values `d`, each
+   * charged `b` bytes against the memory budget.
+   */
+  | { k: 'batch'; s: string; o: number; t: number; p?: ProducerOp; b?: number; d: unknown[] }
   | { k: 'producers'; s: string; list: [string, ProducerState][] }
   | { k: 'delete'; s: string }
-  | { k: 'tomb'; s: string; next: number };
+  | { k: 'tomb'; s: string; next: number }
+  /** Tombstones folded into a floor: a new stream whose name hashes to bucket `b` starts at `next`. */
+  | { k: 'floor'; b: number; next: number };
 
 /** The producer state an append op records. */
 interface ProducerOp {
@@ -46,6 +54,11 @@ export interface AppendRequest {
   /** Server receive time, epoch ms. */
   timestamp: number;
   /**
+   * Estimated heap bytes of the events (the body's text plus per-value costs, see `checkJsonText`):
+   * each event is charged an equal share, plus an overhead, against the memory budget.
+   */
+  bytes: number;
+  /**
    * The UTF-8 JSON text of the data values as one array (e.g. the request body of a JSON-array
    * append), if at hand: the JSON journal record embeds these bytes instead of serialising the data
    * again. Must parse to exactly the values given.
@@ -66,14 +79,30 @@ export interface StreamRegistryOptions {
   streamCapacity: number;
   maxStreams: number;
   maxProducersPerStream: number;
+  /** Bytes charged for held events (JSON text plus an overhead each) over all streams, at most. */
+  memoryBudgetBytes: number;
+  /** Tombstones of deleted streams kept by name; older ones fold into per-bucket floors. */
+  maxTombstones: number;
 }
 
 interface Shard {
   /** Ops applied to the shard ever (restored): its snapshot version and journal sequence. */
   version: number;
   readonly streams: Map<string, Stream>;
-  /** Next offset of deleted streams, so a re-created stream never reuses an offset. */
+  /**
+   * Next offset of deleted streams (oldest first), so a re-created stream never reuses an offset.
+   * Past the shard's share of `maxTombstones` the oldest fold into `floors`.
+   */
   readonly tombstones: Map<string, number>;
+  /** Name-hash bucket -> the highest next offset of the tombstones folded into it. */
+  readonly floors: Map<number, number>;
+}
+
+/** Buckets of tombstone floors per shard. */
+const FLOOR_BUCKETS = 256;
+
+function floorBucket(name: string): number {
+  return hashString(`floor:${name}`) % FLOOR_BUCKETS;
 }
 
 /** Events per `append` op in a snapshot capture (keeps each encoded op small). */
@@ -85,20 +114,37 @@ export class StreamRegistry {
   #hook: JournalHook<ShardOp> | undefined;
   #streamCount = 0;
   #opsApplied = 0;
+  /** Sum of every live stream's held charges. */
+  #heldBytes = 0;
+  readonly #tombstonesPerShard: number;
   /** Producer dedupe entries dropped because a stream had `maxProducersPerStream` producers. */
   producersEvicted = 0;
 
   constructor(options: StreamRegistryOptions) {
     this.options = options;
+    this.#tombstonesPerShard = Math.max(1, Math.floor(options.maxTombstones / options.shards));
     this.#shards = Array.from({ length: options.shards }, () => ({
       version: 0,
       streams: new Map(),
       tombstones: new Map(),
+      floors: new Map(),
     }));
   }
 
   get streamCount(): number {
     return this.#streamCount;
+  }
+
+  /** Bytes charged for the events every stream holds (see `memoryBudgetBytes`). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Tombstones kept by name over every shard. */
+  get tombstoneCount(): number {
+    let n = 0;
+    for (const shard of this.#shards) n += shard.tombstones.size;
+    return n;
   }
 
   /** The live stream of that name, if any. */
@@ -170,7 +216,7 @@ export class StreamRegistry {
         );
       }
     }
-    const next = existing?.next ?? shard.tombstones.get(name) ?? 0;
+    const next = existing?.next ?? shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
     if (req.expectedVersion !== undefined && req.expectedVersion !== next - 1) {
       throw new HttpProblem(
         ErrorCode.WRONG_EXPECTED_VERSION,
@@ -192,7 +238,17 @@ export class StreamRegistry {
         `the server holds its maximum of ${this.options.maxStreams} streams`,
       );
     }
-    const op: ShardOp = { k: 'batch', s: name, o: next, t: req.timestamp, d: data as unknown[] };
+    const each = Math.ceil(req.bytes / data.length) + EVENT_OVERHEAD_BYTES;
+    const evicted = existing?.held.oldest(Math.max(0, existing.store.size + data.length - capacity)) ?? 0;
+    const after = this.#heldBytes + each * data.length - evicted;
+    if (after > this.options.memoryBudgetBytes) {
+      throw new HttpProblem(
+        ErrorCode.INSUFFICIENT_STORAGE,
+        `the server's streams would hold ${after} bytes, over its memory budget of ${this.options.memoryBudgetBytes}; delete streams or append to full ones (which evict)`,
+        { memoryBudgetBytes: this.options.memoryBudgetBytes, heldBytes: this.#heldBytes },
+      );
+    }
+    const op: ShardOp = { k: 'batch', s: name, o: next, t: req.timestamp, b: each, d: data as unknown[] };
     if (producer !== undefined) {
       op.p = {
         id: producer.id,
@@ -255,7 +311,9 @@ export class StreamRegistry {
       case 'append': {
         const stream = shard.streams.get(op.s);
         if (stream === undefined) throw new Error(`append op for missing stream ${op.s}`);
-        stream.append(op.ev);
+        const before = stream.held.total;
+        stream.append(op.ev, op.c ?? op.ev.map((e) => chargeOf(e.data)));
+        this.#heldBytes += stream.held.total - before;
         if (restored) stream.committed = stream.next;
         if (op.p !== undefined) this.#recordProducer(stream, op.p);
         return;
@@ -265,7 +323,9 @@ export class StreamRegistry {
         if (stream === undefined) throw new Error(`batch op for missing stream ${op.s}`);
         const ev: StoredEvent[] = new Array(op.d.length);
         for (let i = 0; i < ev.length; i++) ev[i] = { offset: op.o + i, timestamp: op.t, data: op.d[i] };
-        stream.append(ev);
+        const before = stream.held.total;
+        stream.append(ev, op.b ?? op.d.map(chargeOf));
+        this.#heldBytes += stream.held.total - before;
         if (restored) stream.committed = stream.next;
         if (op.p !== undefined) this.#recordProducer(stream, op.p);
         return;
@@ -281,13 +341,29 @@ export class StreamRegistry {
         if (stream === undefined) return;
         shard.streams.delete(op.s);
         this.#streamCount--;
-        shard.tombstones.set(op.s, stream.next);
+        this.#heldBytes -= stream.held.total;
+        this.#setTombstone(shard, op.s, stream.next);
         stream.close();
         return;
       }
       case 'tomb':
-        shard.tombstones.set(op.s, op.next);
+        this.#setTombstone(shard, op.s, op.next);
         return;
+      case 'floor':
+        shard.floors.set(op.b, Math.max(shard.floors.get(op.b) ?? 0, op.next));
+        return;
+    }
+  }
+
+  /** Records a deleted stream's next offset; the oldest tombstones past the bound fold into floors. */
+  #setTombstone(shard: Shard, name: string, next: number): void {
+    shard.tombstones.delete(name);
+    shard.tombstones.set(name, next);
+    while (shard.tombstones.size > this.#tombstonesPerShard) {
+      const [oldest, at] = shard.tombstones.entries().next().value as [string, number];
+      shard.tombstones.delete(oldest);
+      const bucket = floorBucket(oldest);
+      shard.floors.set(bucket, Math.max(shard.floors.get(bucket) ?? 0, at));
     }
   }
 
@@ -314,9 +390,15 @@ export class StreamRegistry {
     const ops: ShardOp[] = [];
     for (const stream of shard.streams.values()) {
       const held = stream.store.readVersions(0, 0, stream.capacity).events;
+      const charges = stream.held.list();
       ops.push({ k: 'create', s: stream.name, cap: stream.capacity, next: stream.firstOffset });
       for (let i = 0; i < held.length; i += CAPTURE_CHUNK) {
-        ops.push({ k: 'append', s: stream.name, ev: held.slice(i, i + CAPTURE_CHUNK) });
+        ops.push({
+          k: 'append',
+          s: stream.name,
+          ev: held.slice(i, i + CAPTURE_CHUNK),
+          c: charges.slice(i, i + CAPTURE_CHUNK),
+        });
       }
       if (stream.producers.size > 0) {
         const list: [string, ProducerState][] = [];
@@ -326,6 +408,7 @@ export class StreamRegistry {
         ops.push({ k: 'producers', s: stream.name, list });
       }
     }
+    for (const [b, next] of shard.floors) ops.push({ k: 'floor', b, next });
     for (const [s, next] of shard.tombstones) ops.push({ k: 'tomb', s, next });
     return ops;
   }
@@ -343,10 +426,14 @@ export class StreamRegistry {
       check: (p, ops) => checkShardOps(p, ops),
       restore: (p, ops, version) => {
         const shard = shards[p]!;
-        for (const s of shard.streams.values()) s.close();
+        for (const s of shard.streams.values()) {
+          this.#heldBytes -= s.held.total;
+          s.close();
+        }
         this.#streamCount -= shard.streams.size;
         shard.streams.clear();
         shard.tombstones.clear();
+        shard.floors.clear();
         for (const op of ops) this.#apply(shard, p, op, true);
         shard.version = version;
       },
@@ -376,7 +463,12 @@ function checkShardOps(shard: number, ops: readonly ShardOp[]): void {
   const bad = (i: number, why: string): EventStoreError =>
     new EventStoreError(ErrorCode.SNAPSHOT_CORRUPT, `invalid snapshot of shard ${shard}: op ${i} ${why}`);
   ops.forEach((op, i) => {
-    if (typeof op !== 'object' || op === null || typeof op.s !== 'string') throw bad(i, 'is not an op');
+    if (typeof op !== 'object' || op === null) throw bad(i, 'is not an op');
+    if (op.k === 'floor') {
+      if (!Number.isSafeInteger(op.b) || !Number.isSafeInteger(op.next)) throw bad(i, 'is a bad floor');
+      return;
+    }
+    if (typeof op.s !== 'string') throw bad(i, 'names no stream');
     switch (op.k) {
       case 'create':
         if (!Number.isSafeInteger(op.cap) || op.cap < 1 || !Number.isSafeInteger(op.next) || op.next < 0)
@@ -406,6 +498,14 @@ function checkShardOps(shard: number, ops: readonly ShardOp[]): void {
         throw bad(i, `has the unknown kind ${JSON.stringify((op as { k: unknown }).k)}`);
     }
   });
+}
+
+/** The memory charge of an event known only by its value (ops journaled before charges were recorded). */
+function chargeOf(data: unknown): number {
+  return (
+    checkJsonText(Buffer.from(stringifyJson(data)), Number.POSITIVE_INFINITY, 'an event') +
+    EVENT_OVERHEAD_BYTES
+  );
 }
 
 const RECORD_END = Buffer.from('}');

@@ -4,6 +4,7 @@
 // `base` + the partition's version, and `base` is the first offset held when the stream was (re)built.
 
 import { EventStore } from '../core/event-store.js';
+import { HeldBytes } from './held-bytes.js';
 import { StreamColumns } from './stream-columns.js';
 
 /** An event as the server stores and returns it. */
@@ -71,6 +72,8 @@ export class Stream {
   /** Offsets below this are acknowledged: the only ones reads and subscriptions show. */
   committed: number;
   readonly producers = new Map<string, ProducerState>();
+  /** Memory charges of the held events (the server's memory budget). */
+  readonly held: HeldBytes;
   deleted = false;
   readonly #listeners = new Set<() => void>();
   /** Typed columns of the aggregated fields, created by the first aggregation. */
@@ -83,6 +86,7 @@ export class Stream {
     this.base = base;
     this.next = base;
     this.committed = base;
+    this.held = new HeldBytes(capacity);
     this.store = new EventStore<StoredEvent>({ capacity, partitions: 1, timestampSelector: timestampOf });
   }
 
@@ -96,13 +100,18 @@ export class Stream {
     return this.next - 1;
   }
 
-  /** Appends events whose offsets continue the stream. */
-  append(events: readonly StoredEvent[]): void {
+  /**
+   * Appends events whose offsets continue the stream, charging each `charge` bytes (one number for
+   * all, or one per event) against the memory budget.
+   */
+  append(events: readonly StoredEvent[], charge: number | readonly number[]): void {
     if (events[0]?.offset !== this.next) {
       throw new Error(`stream ${this.name}: append at offset ${events[0]?.offset}, expected ${this.next}`);
     }
     this.store.tryAppendBatch(events, 0);
     this.next += events.length;
+    if (typeof charge === 'number') this.held.add(events.length, charge);
+    else for (const c of charge) this.held.add(1, c);
   }
 
   /** Marks offsets below `upTo` acknowledged and wakes the readers waiting for them. */

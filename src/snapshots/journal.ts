@@ -170,6 +170,8 @@ interface SegmentInfo {
   touched: Set<number>;
   /** Set once the file is closed: snapshots captured in this round or later cover its records. */
   coveredByRound: number | undefined;
+  /** Records written to the file (whole writes that succeeded). */
+  records: number;
 }
 
 const MAX_RETRY_DELAY_MS = 1000;
@@ -231,7 +233,7 @@ export class Journal {
 
   /** Registers a segment left by an earlier run: closed, covered once `touched` partitions are saved. */
   adoptSegment(segment: number, touched: Iterable<number>): void {
-    this.#segments.set(segment, { touched: new Set(touched), coveredByRound: this.#round + 1 });
+    this.#segments.set(segment, { touched: new Set(touched), coveredByRound: this.#round + 1, records: 1 });
     if (segment >= this.#nextSegment) this.#nextSegment = segment + 1;
   }
 
@@ -333,16 +335,34 @@ export class Journal {
       this.#prepared = true;
     }
     const segment = this.#nextSegment++;
-    this.#segments.set(segment, { touched: new Set(), coveredByRound: undefined });
+    this.#segments.set(segment, { touched: new Set(), coveredByRound: undefined, records: 0 });
     const file = await this.#store.createJournalSegment(segment, this.policy !== 'no');
     try {
       await file.append(this.#header);
     } catch (err) {
       await file.close().catch(() => {});
-      this.#closeInfo(segment, this.#round + 1);
+      await this.#dropEmpty(segment);
       throw err;
     }
     return file;
+  }
+
+  /**
+   * Deletes a failed segment that holds no record (a full disk refused its header or its first
+   * write): retries on a full disk must not leave one empty file each. A segment with records stays.
+   */
+  async #dropEmpty(segment: number): Promise<void> {
+    const info = this.#segments.get(segment);
+    if (info === undefined || info.records > 0) {
+      this.#closeInfo(segment, this.#round + 1);
+      return;
+    }
+    try {
+      await this.#store.deleteJournalSegment(segment);
+      this.#segments.delete(segment);
+    } catch {
+      this.#closeInfo(segment, this.#round + 1); // left for the covered-segment cleanup
+    }
   }
 
   #closeInfo(segment: number, round: number): void {
@@ -371,6 +391,7 @@ export class Journal {
             else for (const p of e.touched) info.touched.add(p);
           }
           await this.#file.append(Buffer.concat(batch.map((e) => e.framed)));
+          info.records += batch.length;
           // A loop, not push(...batch): a batch can hold hundreds of thousands of records (a bulk
           // load between two pump turns), more than a call's argument list takes.
           for (const e of batch) this.#unsynced.push(e);
@@ -479,7 +500,7 @@ export class Journal {
     this.#syncFailure = undefined;
     if (file !== undefined) {
       await file.close().catch(() => {});
-      this.#closeInfo(file.segment, this.#round + 1);
+      await this.#dropEmpty(file.segment);
     }
     const unsynced = new Set(this.#unsynced);
     const redo = [...this.#unsynced, ...batch.filter((e) => !unsynced.has(e))];

@@ -416,7 +416,7 @@ describe('DELETE /streams/{name} and the other routes', () => {
     problem(await get(`${s.url}/nope`), 404, 'ES_ERR_NOT_FOUND');
     const put = await fetch(`${s.url}/streams/x`, { method: 'PUT', body: '1' });
     assert.equal(put.status, 405);
-    assert.equal(put.headers.get('allow'), 'GET, POST, DELETE');
+    assert.equal(put.headers.get('allow'), 'GET, HEAD, POST, DELETE');
     problem(await post(`${s.url}/health`, 1), 405, 'ES_ERR_METHOD_NOT_ALLOWED');
     problem(await post(`${s.url}/streams`, 1), 405, 'ES_ERR_METHOD_NOT_ALLOWED');
   });

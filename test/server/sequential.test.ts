@@ -59,7 +59,7 @@ describe('1 M sequential appends to one stream (T01)', () => {
     const registry = s.server.store;
     let mismatched = 0;
     for (let i = 0; i < N; i++) {
-      const ack = registry.append('t01/registry', [{ i }], { hash: i, timestamp: Date.now() });
+      const ack = registry.append('t01/registry', [{ i }], { hash: i, timestamp: Date.now(), bytes: 8 });
       if (ack.firstOffset !== i || ack.lastOffset !== i || ack.count !== 1) mismatched++;
       if ((i & 0xffff) === 0xffff) await new Promise((r) => setImmediate(r)); // let the journal drain
     }

@@ -93,7 +93,10 @@ describe('stream aggregation columns', () => {
           if (s.op === 'append') {
             const batch = s.data.slice(0, capacity);
             const ts = clock++;
-            stream.append(batch.map((d, i) => ({ offset: stream.next + i, timestamp: ts, data: d })));
+            stream.append(
+              batch.map((d, i) => ({ offset: stream.next + i, timestamp: ts, data: d })),
+              100,
+            );
           } else if (s.op === 'commit') {
             stream.commit(stream.next);
           } else {
