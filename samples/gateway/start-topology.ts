@@ -278,6 +278,7 @@ ready: curl -s -X POST ${nginxUrl}/orders -d '{"valor":120}'
 Ctrl-C (or SIGTERM) stops everything.`);
 }
 
+// One Ctrl-C arrives twice under `npm run` (from the terminal and relayed by npm): shutdown runs once.
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 // Last resort on a crash of this script: no orphan keeps a port.

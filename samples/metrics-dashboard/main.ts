@@ -3,6 +3,7 @@
 // down cleanly on SIGINT/SIGTERM. The only file that reads argv, env or calls process.exit.
 
 import { parseArgs } from 'node:util';
+import { onStopSignals } from '../shared/stop-signals.ts';
 import { createDashboardServer } from './dashboard-server.ts';
 import { MetricsStore } from './metrics-store.ts';
 
@@ -84,5 +85,10 @@ function shutdown(signal: string): void {
     server.closeAllConnections();
   }, 1_000).unref();
 }
-process.once('SIGINT', () => shutdown('SIGINT'));
-process.once('SIGTERM', () => shutdown('SIGTERM'));
+onStopSignals({
+  onStop: shutdown,
+  onRepeat: (signal) => {
+    console.error(`${signal} again: exiting now`);
+    process.exit(1);
+  },
+});

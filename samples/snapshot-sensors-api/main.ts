@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { onStopSignals } from '../shared/stop-signals.ts';
 import { fsyncOption, integerOption, runMain } from '../snapshot-sensors/cli-options.ts';
 import { openSensorStore, type SensorReading, snapshotCounters } from '../snapshot-sensors/sensor-store.ts';
 import { createSensorApi } from './sensor-api.ts';
@@ -90,16 +91,16 @@ async function main(): Promise<number> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   console.log(`[BOOT] listening on http://${host}:${address.port} (data dir ${options.dataDir})`);
 
+  let removeSignalListeners = (): void => {};
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    removeSignalListeners = onStopSignals({
+      onStop: resolve,
+      onRepeat: (again) => {
+        console.error(`[STOP] ${again} again: exiting now; the journal holds every acknowledged reading`);
+        process.exit(1);
+      },
+    });
   });
-  const again = (): void => {
-    console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
-    process.exit(1);
-  };
-  process.on('SIGTERM', again);
-  process.on('SIGINT', again);
   console.log(`[STOP] ${signal}: draining requests, then a final snapshot`);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
@@ -118,8 +119,7 @@ async function main(): Promise<number> {
   console.log(
     `[EXIT] readings held: ${store.size}; snapshots written: ${s.written}, failed: ${s.failed}; last snapshot ${s.lastSnapshotUtc ?? 'none'}`,
   );
-  process.off('SIGTERM', again);
-  process.off('SIGINT', again);
+  removeSignalListeners();
   return s.failed === 0 ? 0 : 1;
 }
 

@@ -5,6 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { hashString, type JournalSyncPolicy } from 'lockfree-eventstore';
+import { onStopSignals } from '../shared/stop-signals.ts';
 import { fsyncOption, integerOption, runMain } from './cli-options.ts';
 import { openSensorStore, type SensorSummary, snapshotCounters, summarize } from './sensor-store.ts';
 import { type NumberedReading, ReadingGenerator } from './workload.ts';
@@ -135,17 +136,17 @@ async function main(): Promise<number> {
   let appended = 0;
   let ackedSeq = seqs.last;
   const stop = (why: string): void => {
-    if (stopping) {
-      console.error(`[STOP] ${why} again: exiting now; the journal holds every acknowledged reading`);
-      process.exit(1);
-    }
+    if (stopping) return; // a signal during the stop after --duration-ms: the stop is under way
     stopping = true;
     console.log(`[STOP] ${why}: stopping the producer and writing a final snapshot`);
   };
-  const onSigint = (): void => stop('SIGINT');
-  const onSigterm = (): void => stop('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  const removeSignalListeners = onStopSignals({
+    onStop: stop,
+    onRepeat: (signal) => {
+      console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
+      process.exit(1);
+    },
+  });
   const deadline =
     options.durationMs === undefined
       ? undefined
@@ -203,8 +204,7 @@ async function main(): Promise<number> {
       `held: ${store.size}; snapshots written: ${snaps.written}, failed: ${snaps.failed}`,
   );
   console.log(`[STATE] ${stateLine(summarize(store))}`);
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigterm);
+  removeSignalListeners();
   return snaps.failed === 0 ? 0 : 1;
 }
 
