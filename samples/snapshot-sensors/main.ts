@@ -7,11 +7,17 @@ import { parseArgs } from 'node:util';
 import { hashString, type JournalSyncPolicy } from 'lockfree-eventstore';
 import { onStopSignals } from '../shared/stop-signals.ts';
 import { fsyncOption, integerOption, runMain } from './cli-options.ts';
-import { openSensorStore, type SensorSummary, snapshotCounters, summarize } from './sensor-store.ts';
+import {
+  openSensorStore,
+  SENSORS_DEFAULT_DATA_DIR,
+  type SensorSummary,
+  snapshotCounters,
+  summarize,
+} from './sensor-store.ts';
 import { type NumberedReading, ReadingGenerator } from './workload.ts';
 
 const USAGE = `Usage: npm run sample:sensors -- [options]
-  --data-dir <dir>              snapshots and journal (default ./data/sensors)
+  --data-dir <dir>              snapshots and journal (default ${SENSORS_DEFAULT_DATA_DIR})
   --duration-ms <n>             stop after n ms (default: run until Ctrl-C / SIGTERM)
   --rate <n>                    readings per second, 0 = as fast as possible (default 20000)
   --devices <n>                 simulated devices (default 64)
@@ -60,7 +66,7 @@ function readOptions(argv: string[]): Options {
   }
   const duration = values['duration-ms'];
   return {
-    dataDir: values['data-dir'] ?? './data/sensors',
+    dataDir: values['data-dir'] ?? SENSORS_DEFAULT_DATA_DIR,
     durationMs: duration === undefined ? undefined : integerOption('--duration-ms', duration, 0, 0),
     rate: integerOption('--rate', values.rate, 20_000, 0),
     devices: integerOption('--devices', values.devices, 64, 1),

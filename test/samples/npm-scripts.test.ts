@@ -1,14 +1,18 @@
 // The README's commands the way a user runs them: `npm start` and `npm run sample:*` through npm,
 // stopped the way a supervisor (a signal to the npm process) or a terminal (Ctrl-C: SIGINT to the
-// whole foreground process group) stops them.
+// whole foreground process group) stops them. And the default ports: `npm start` and every sample
+// run side by side on one machine.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LOCAL_TOPOLOGY } from '../../samples/gateway/nginx-config.ts';
+import { DASHBOARD_DEFAULT_PORT } from '../../samples/metrics-dashboard/dashboard-server.ts';
+import { SENSOR_API_DEFAULT_PORT } from '../../samples/snapshot-sensors-api/sensor-api.ts';
 import { tempDir } from '../helpers/server.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -176,6 +180,60 @@ describe('npm run sample:sensors', () => {
         .find((l) => l.startsWith('[STATE] ')),
       saved,
       'the restart restores the state the stop printed',
+    );
+  });
+});
+
+describe('default ports', () => {
+  it('npm start and every sample have different default ports, none of them 5000 or 7000 (macOS AirPlay)', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const startPort = /--port (\d+)/.exec(pkg.scripts.start ?? '');
+    assert.ok(startPort, 'npm start names its port');
+    const defaults: [string, number][] = [
+      ['npm start', Number(startPort[1])],
+      ['sample:gateway nginx', LOCAL_TOPOLOGY.nginxPort],
+      ['sample:gateway event store', LOCAL_TOPOLOGY.storePort],
+      ...LOCAL_TOPOLOGY.gatewayPorts.map((p, i): [string, number] => [`sample:gateway gateway${i + 1}`, p]),
+      ['sample:sensors-api', SENSOR_API_DEFAULT_PORT],
+      ['sample:dashboard', DASHBOARD_DEFAULT_PORT],
+    ];
+    const byPort = new Map<number, string[]>();
+    for (const [name, port] of defaults) byPort.set(port, [...(byPort.get(port) ?? []), name]);
+    assert.deepEqual(
+      [...byPort.values()].filter((names) => names.length > 1),
+      [],
+      'two defaults share a port',
+    );
+    for (const [name, port] of defaults) {
+      assert.ok(Number.isInteger(port) && port > 1024 && port < 65_536, `${name}: ${port}`);
+      assert.ok(port !== 5000 && port !== 7000, `${name} uses ${port}, taken by AirPlay on macOS`);
+    }
+
+    // Documented where a user looks: a row of the README's table of defaults, and each sample's README.
+    const documents = (file: string, row: RegExp, what: string): void => {
+      const text = readFileSync(join(root, file), 'utf8');
+      assert.ok(row.test(text), `${file} documents ${what} (no line matches ${row})`);
+    };
+    for (const [name, port] of defaults) {
+      documents('README.md', new RegExp(`^\\|[^\\n]*${name.split(' ')[0]}[^\\n]*\\b${port}\\b`, 'm'), name);
+    }
+    const storePort = LOCAL_TOPOLOGY.storePort;
+    documents(
+      'samples/gateway/README.md',
+      new RegExp(`^\\| \`--store-port\`.*\\| \`${storePort}\` \\|$`, 'm'),
+      'the store port',
+    );
+    documents(
+      'samples/snapshot-sensors-api/README.md',
+      new RegExp(`^\\| \`--port <n>\`.*\\b${SENSOR_API_DEFAULT_PORT} \\|$`, 'm'),
+      'its port',
+    );
+    documents(
+      'samples/metrics-dashboard/README.md',
+      new RegExp(`^\\| \`--port <n>\`.*\\| \`${DASHBOARD_DEFAULT_PORT}\` \\|`, 'm'),
+      'its port',
     );
   });
 });
