@@ -14,8 +14,12 @@ export interface StopSignalHandlers {
   onRepeat(signal: NodeJS.Signals): void;
 }
 
-/** Listens for SIGINT and SIGTERM; returns a function that removes the listeners. */
-export function onStopSignals(handlers: StopSignalHandlers): () => void {
+/**
+ * Listens for SIGINT and SIGTERM until the process exits: npm's relayed copy of a Ctrl-C may arrive
+ * after the stop has finished, and without a listener it would kill the process (exit by SIGINT).
+ * The listeners do not keep the process alive.
+ */
+export function onStopSignals(handlers: StopSignalHandlers): void {
   let firstAt: number | undefined;
   const listener = (signal: NodeJS.Signals): void => {
     const now = performance.now();
@@ -28,8 +32,4 @@ export function onStopSignals(handlers: StopSignalHandlers): () => void {
   };
   process.on('SIGINT', listener);
   process.on('SIGTERM', listener);
-  return () => {
-    process.off('SIGINT', listener);
-    process.off('SIGTERM', listener);
-  };
 }

@@ -91,9 +91,8 @@ async function main(): Promise<number> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   console.log(`[BOOT] listening on http://${host}:${address.port} (data dir ${options.dataDir})`);
 
-  let removeSignalListeners = (): void => {};
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    removeSignalListeners = onStopSignals({
+    onStopSignals({
       onStop: resolve,
       onRepeat: (again) => {
         console.error(`[STOP] ${again} again: exiting now; the journal holds every acknowledged reading`);
@@ -119,7 +118,6 @@ async function main(): Promise<number> {
   console.log(
     `[EXIT] readings held: ${store.size}; snapshots written: ${s.written}, failed: ${s.failed}; last snapshot ${s.lastSnapshotUtc ?? 'none'}`,
   );
-  removeSignalListeners();
   return s.failed === 0 ? 0 : 1;
 }
 

@@ -146,7 +146,7 @@ async function main(): Promise<number> {
     stopping = true;
     console.log(`[STOP] ${why}: stopping the producer and writing a final snapshot`);
   };
-  const removeSignalListeners = onStopSignals({
+  onStopSignals({
     onStop: stop,
     onRepeat: (signal) => {
       console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
@@ -210,7 +210,6 @@ async function main(): Promise<number> {
       `held: ${store.size}; snapshots written: ${snaps.written}, failed: ${snaps.failed}`,
   );
   console.log(`[STATE] ${stateLine(summarize(store))}`);
-  removeSignalListeners();
   return snaps.failed === 0 ? 0 : 1;
 }
 

@@ -184,6 +184,32 @@ describe('npm run sample:sensors', () => {
   });
 });
 
+describe('npm run sample:sensors-api and sample:dashboard', () => {
+  const servers: [string, string, string[], RegExp][] = [
+    [
+      'sample:sensors-api',
+      'lfes-npm-sensors-api-',
+      ['--port', '0'],
+      /^\[EXIT\] readings held: 0; .*failed: 0/m,
+    ],
+    ['sample:dashboard', '', ['--port', '0'], /^SIGINT: closing$/m],
+  ];
+  for (const [script, prefix, args, stopped] of servers) {
+    it(`${script} stops once and exits 0 on one Ctrl-C (SIGINT to its process group)`, {
+      timeout: 60_000,
+    }, async () => {
+      const data = prefix === '' ? [] : ['--data-dir', await dataDir(prefix)];
+      const run = npm(['run', script, '--', ...args, ...data], true);
+      await run.waitFor(/listening on http:\/\/\S+/);
+      process.kill(-run.child.pid!, 'SIGINT');
+      // npm's relayed copy of the Ctrl-C may come after the stop: it must neither kill nor fail it.
+      assert.equal(await run.exited, 0, run.output());
+      assert.match(run.output(), stopped);
+      assert.doesNotMatch(run.output(), /again/);
+    });
+  }
+});
+
 describe('default ports', () => {
   it('npm start and every sample have different default ports, none of them 5000 or 7000 (macOS AirPlay)', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
