@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createGateway } from './gateway.ts';
 
-const USAGE = `Usage: tsx samples/gateway/main.ts [options]
+const USAGE = `Usage: node --import tsx samples/gateway/main.ts [options]
   --port <n>              port to listen on, 0 = any free one (env PORT, default 8080)
   --host <addr>           interface to bind (env HOST, default 127.0.0.1)
   --gateway-id <id>       this gateway's id in every order (env GATEWAY_ID, default gateway-<random>)

@@ -15,10 +15,13 @@ export const COMPOSE_TOPOLOGY = {
   publishedNginxPort: 8080,
 } as const;
 
-/** The default ports of start-topology.ts: nginx on the same host port as in compose. */
+/**
+ * The default ports of start-topology.ts: nginx on the same host port as in compose; the store on
+ * 7071, beside the 7070 of `npm start`, so the sample and the server run side by side.
+ */
 export const LOCAL_TOPOLOGY = {
   nginxPort: COMPOSE_TOPOLOGY.publishedNginxPort,
-  storePort: 7070,
+  storePort: 7071,
   gatewayPorts: [8081, 8082, 8083],
 } as const;
 

@@ -1,7 +1,8 @@
 // The docker-compose topology without Docker: one event store server, three gateways and the
 // machine's nginx in front of them, each a child process of this script (own process group, so a
 // terminal's Ctrl-C reaches only this script, which then stops nginx, the gateways and the store in
-// that order). nginx runs unprivileged from a private directory: it never touches /etc/nginx.
+// that order). nginx runs unprivileged from a private directory: it never touches /etc/nginx. It is
+// looked up (--nginx, NGINX_BIN, else PATH and the sbin directories) before anything starts.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,18 +12,23 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { findExecutable, notFoundMessage, SBIN_DIRS } from '../shared/executables.ts';
 import { LOCAL_TOPOLOGY, renderNginxConfig } from './nginx-config.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-const USAGE = `Usage: npm run sample:gateway -- [options]   (or: tsx samples/gateway/start-topology.ts)
-  --nginx-port <n>        nginx, the entry point (env NGINX_PORT, default 8080)
-  --store-port <n>        event store server, 0 = any free port (env STORE_PORT, default 7070)
-  --gateway-ports <list>  one gateway per port, 0 = any free port (env GATEWAY_PORTS, default 8081,8082,8083)
+const USAGE = `Usage: npm run sample:gateway -- [options]   (or: node --import tsx samples/gateway/start-topology.ts)
+  --nginx-port <n>        nginx, the entry point (env NGINX_PORT, default ${LOCAL_TOPOLOGY.nginxPort})
+  --store-port <n>        event store server, 0 = any free port (env STORE_PORT, default ${LOCAL_TOPOLOGY.storePort})
+  --gateway-ports <list>  one gateway per port, 0 = any free port (env GATEWAY_PORTS, default ${LOCAL_TOPOLOGY.gatewayPorts.join(',')})
   --data-dir <dir>        the store's data directory, kept (env DATA_DIR, default a temp dir, removed)
   --stream-capacity <n>   orders the stream holds (default 1000000)
   --token <secret>        protect the store with a bearer token (env EVENTSTORE_TOKEN)
-  --nginx <path>          the nginx binary (env NGINX_BIN, default /usr/sbin/nginx or nginx on PATH)`;
+  --nginx <path>          the nginx binary (env NGINX_BIN, default nginx on PATH or in ${SBIN_DIRS.join(', ')})`;
+
+/** How to get nginx, for the message when it is missing. */
+const INSTALL_NGINX = `Install nginx (Debian/Ubuntu: sudo apt-get install -y nginx; Fedora: sudo dnf install nginx;
+macOS: brew install nginx), or pass its path with --nginx <path> (env NGINX_BIN).`;
 
 interface Child {
   name: string;
@@ -206,8 +212,13 @@ async function main(): Promise<void> {
   const capacityText = values['stream-capacity'] ?? '1000000';
   if (!/^[1-9][0-9]{0,6}$/.test(capacityText)) fail(`bad --stream-capacity ${capacityText}`);
   const token = values.token ?? env.EVENTSTORE_TOKEN;
-  const nginxBin =
-    values.nginx ?? env.NGINX_BIN ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx');
+  // Checked before anything starts: without nginx the topology cannot serve.
+  const nginxCommand = values.nginx ?? env.NGINX_BIN ?? 'nginx';
+  const nginxBin = findExecutable(nginxCommand, SBIN_DIRS);
+  if (nginxBin === undefined) {
+    console.error(`nginx not found: ${notFoundMessage(nginxCommand, SBIN_DIRS)}.\n${INSTALL_NGINX}`);
+    process.exit(1);
+  }
   const cli = join(root, 'dist/cli/main.js');
   if (!existsSync(cli)) fail(`${cli} is missing: run \`npm run build\` first`);
 
@@ -267,6 +278,7 @@ ready: curl -s -X POST ${nginxUrl}/orders -d '{"valor":120}'
 Ctrl-C (or SIGTERM) stops everything.`);
 }
 
+// One Ctrl-C arrives twice under `npm run` (from the terminal and relayed by npm): shutdown runs once.
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 // Last resort on a crash of this script: no orphan keeps a port.

@@ -17,6 +17,12 @@ import {
 import type { Aggregate, MetricsStore } from './metrics-store.ts';
 import { loadStaticAssets } from './static-assets.ts';
 
+/**
+ * The default port: apart from `npm start` (7070), the gateway sample (7071, 8080-8083) and the
+ * sensors API (7072), so every sample runs beside the others; not 5000 or 7000 (macOS AirPlay).
+ */
+export const DASHBOARD_DEFAULT_PORT = 7073;
+
 /** Longest range a query may name with `minutes`: a week. */
 const MAX_MINUTES = 7 * 24 * 60;
 /** Most buckets in one `/metrics/window` answer (per label). */

@@ -1,13 +1,14 @@
 // Runs the metrics dashboard: an HTTP API over an in-process EventStore plus a page of live uPlot
-// charts. `npm run sample:dashboard -- --port 5000`; prints the bound URL once listening and shuts
+// charts. `npm run sample:dashboard -- --port 7073`; prints the bound URL once listening and shuts
 // down cleanly on SIGINT/SIGTERM. The only file that reads argv, env or calls process.exit.
 
 import { parseArgs } from 'node:util';
-import { createDashboardServer } from './dashboard-server.ts';
+import { onStopSignals } from '../shared/stop-signals.ts';
+import { createDashboardServer, DASHBOARD_DEFAULT_PORT } from './dashboard-server.ts';
 import { MetricsStore } from './metrics-store.ts';
 
 const USAGE = `usage: npm run sample:dashboard -- [options]
-  --port <n>            port to listen on (env PORT; default 5000; 0 picks a free port)
+  --port <n>            port to listen on (env PORT; default ${DASHBOARD_DEFAULT_PORT}; 0 picks a free port)
   --host <addr>         address to bind (default 127.0.0.1)
   --capacity <n>        metric events held; the oldest are evicted (default 200000)
   --window-minutes <n>  the page's window and the store's bucket span (default 5)
@@ -50,7 +51,7 @@ if (values.help === true) {
   process.exit(0);
 }
 
-const port = integerOption('port', values.port ?? process.env.PORT, 5000, 0, 65_535);
+const port = integerOption('port', values.port ?? process.env.PORT, DASHBOARD_DEFAULT_PORT, 0, 65_535);
 // No HOST env: shells and CI images set it to a machine name, which would expose the sample.
 const host = values.host ?? '127.0.0.1';
 const windowMinutes = integerOption('window-minutes', values['window-minutes'], 5, 1, 24 * 60);
@@ -84,5 +85,10 @@ function shutdown(signal: string): void {
     server.closeAllConnections();
   }, 1_000).unref();
 }
-process.once('SIGINT', () => shutdown('SIGINT'));
-process.once('SIGTERM', () => shutdown('SIGTERM'));
+onStopSignals({
+  onStop: shutdown,
+  onRepeat: (signal) => {
+    console.error(`${signal} again: exiting now`);
+    process.exit(1);
+  },
+});

@@ -5,14 +5,15 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { onStopSignals } from '../shared/stop-signals.ts';
 import { fsyncOption, integerOption, runMain } from '../snapshot-sensors/cli-options.ts';
 import { openSensorStore, type SensorReading, snapshotCounters } from '../snapshot-sensors/sensor-store.ts';
-import { createSensorApi } from './sensor-api.ts';
+import { createSensorApi, SENSOR_API_DEFAULT_DATA_DIR, SENSOR_API_DEFAULT_PORT } from './sensor-api.ts';
 
 const USAGE = `Usage: npm run sample:sensors-api -- [options]
-  --port <n>                    TCP port, 0 = any free one (default 5000, or env PORT)
+  --port <n>                    TCP port, 0 = any free one (default ${SENSOR_API_DEFAULT_PORT}, or env PORT)
   --host <addr>                 interface to bind (default 127.0.0.1, or env HOST)
-  --data-dir <dir>              snapshots and journal (default ./data/sensors-api, or env DATA_DIR)
+  --data-dir <dir>              snapshots and journal (default ${SENSOR_API_DEFAULT_DATA_DIR}, or env DATA_DIR)
   --partitions <n>              store partitions, fixed for a data directory (default 8)
   --capacity <n>                readings held in total (default 1000000)
   --snapshot-interval-ms <n>    snapshot time trigger (default 10000)
@@ -43,12 +44,12 @@ function readOptions(argv: string[]) {
     console.log(USAGE);
     process.exit(0);
   }
-  const port = integerOption('--port', values.port ?? process.env.PORT, 5000, 0);
+  const port = integerOption('--port', values.port ?? process.env.PORT, SENSOR_API_DEFAULT_PORT, 0);
   if (port > 65_535) throw new Error(`--port must be at most 65535, received ${port}`);
   return {
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
-    dataDir: values['data-dir'] ?? process.env.DATA_DIR ?? './data/sensors-api',
+    dataDir: values['data-dir'] ?? process.env.DATA_DIR ?? SENSOR_API_DEFAULT_DATA_DIR,
     partitions: integerOption('--partitions', values.partitions, 8, 1),
     capacity: integerOption('--capacity', values.capacity, 1_000_000, 1),
     snapshotIntervalMs: integerOption('--snapshot-interval-ms', values['snapshot-interval-ms'], 10_000, 0),
@@ -91,15 +92,14 @@ async function main(): Promise<number> {
   console.log(`[BOOT] listening on http://${host}:${address.port} (data dir ${options.dataDir})`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    onStopSignals({
+      onStop: resolve,
+      onRepeat: (again) => {
+        console.error(`[STOP] ${again} again: exiting now; the journal holds every acknowledged reading`);
+        process.exit(1);
+      },
+    });
   });
-  const again = (): void => {
-    console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
-    process.exit(1);
-  };
-  process.on('SIGTERM', again);
-  process.on('SIGINT', again);
   console.log(`[STOP] ${signal}: draining requests, then a final snapshot`);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
@@ -118,8 +118,6 @@ async function main(): Promise<number> {
   console.log(
     `[EXIT] readings held: ${store.size}; snapshots written: ${s.written}, failed: ${s.failed}; last snapshot ${s.lastSnapshotUtc ?? 'none'}`,
   );
-  process.off('SIGTERM', again);
-  process.off('SIGINT', again);
   return s.failed === 0 ? 0 : 1;
 }
 

@@ -9,6 +9,14 @@ import { Problem, type ProblemCodes, readJsonBody, sendJson, sendProblem } from 
 import { type SensorReading, snapshotCounters, summarize } from '../snapshot-sensors/sensor-store.ts';
 import { type FieldError, parseReading } from './parse-reading.ts';
 
+/**
+ * The default port: apart from `npm start` (7070), the gateway sample (7071, 8080-8083) and the
+ * dashboard (7073), so every sample runs beside the others; not 5000 or 7000 (macOS AirPlay).
+ */
+export const SENSOR_API_DEFAULT_PORT = 7072;
+/** The default data directory, apart from the server's `./data` and the console sample's. */
+export const SENSOR_API_DEFAULT_DATA_DIR = './sample-data/sensors-api';
+
 /** Stable codes of the answers that are not about one field of the reading (see parse-reading.ts). */
 export const ApiErrorCode = {
   INVALID_JSON: 'SENSOR_ERR_INVALID_JSON',

@@ -5,12 +5,19 @@
 
 import { parseArgs } from 'node:util';
 import { hashString, type JournalSyncPolicy } from 'lockfree-eventstore';
+import { onStopSignals } from '../shared/stop-signals.ts';
 import { fsyncOption, integerOption, runMain } from './cli-options.ts';
-import { openSensorStore, type SensorSummary, snapshotCounters, summarize } from './sensor-store.ts';
+import {
+  openSensorStore,
+  SENSORS_DEFAULT_DATA_DIR,
+  type SensorSummary,
+  snapshotCounters,
+  summarize,
+} from './sensor-store.ts';
 import { type NumberedReading, ReadingGenerator } from './workload.ts';
 
 const USAGE = `Usage: npm run sample:sensors -- [options]
-  --data-dir <dir>              snapshots and journal (default ./data/sensors)
+  --data-dir <dir>              snapshots and journal (default ${SENSORS_DEFAULT_DATA_DIR})
   --duration-ms <n>             stop after n ms (default: run until Ctrl-C / SIGTERM)
   --rate <n>                    readings per second, 0 = as fast as possible (default 20000)
   --devices <n>                 simulated devices (default 64)
@@ -59,7 +66,7 @@ function readOptions(argv: string[]): Options {
   }
   const duration = values['duration-ms'];
   return {
-    dataDir: values['data-dir'] ?? './data/sensors',
+    dataDir: values['data-dir'] ?? SENSORS_DEFAULT_DATA_DIR,
     durationMs: duration === undefined ? undefined : integerOption('--duration-ms', duration, 0, 0),
     rate: integerOption('--rate', values.rate, 20_000, 0),
     devices: integerOption('--devices', values.devices, 64, 1),
@@ -135,17 +142,17 @@ async function main(): Promise<number> {
   let appended = 0;
   let ackedSeq = seqs.last;
   const stop = (why: string): void => {
-    if (stopping) {
-      console.error(`[STOP] ${why} again: exiting now; the journal holds every acknowledged reading`);
-      process.exit(1);
-    }
+    if (stopping) return; // a signal during the stop after --duration-ms: the stop is under way
     stopping = true;
     console.log(`[STOP] ${why}: stopping the producer and writing a final snapshot`);
   };
-  const onSigint = (): void => stop('SIGINT');
-  const onSigterm = (): void => stop('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  onStopSignals({
+    onStop: stop,
+    onRepeat: (signal) => {
+      console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
+      process.exit(1);
+    },
+  });
   const deadline =
     options.durationMs === undefined
       ? undefined
@@ -203,8 +210,6 @@ async function main(): Promise<number> {
       `held: ${store.size}; snapshots written: ${snaps.written}, failed: ${snaps.failed}`,
   );
   console.log(`[STATE] ${stateLine(summarize(store))}`);
-  process.off('SIGINT', onSigint);
-  process.off('SIGTERM', onSigterm);
   return snaps.failed === 0 ? 0 : 1;
 }
 

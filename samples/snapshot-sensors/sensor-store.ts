@@ -23,6 +23,13 @@ export interface SensorReading {
   timestampMs: number;
 }
 
+/**
+ * Where the console sample keeps its snapshots and journal by default (relative to the working
+ * directory: the repository under `npm run`). Apart from the server's `./data`, so removing one of
+ * them leaves the other.
+ */
+export const SENSORS_DEFAULT_DATA_DIR = './sample-data/sensors';
+
 export interface SensorStoreOptions {
   /** Snapshots in `<dataDir>/<partition>/`, the journal in `<dataDir>/journal/`. */
   dataDir: string;

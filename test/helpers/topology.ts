@@ -1,5 +1,5 @@
 // Runs samples/gateway/start-topology.ts as its README says (store + 3 gateways + the machine's
-// nginx) on free ports, and parses the URLs and pids it prints. `forceKill` is the after-hook's
+// nginx, found by system-programs.ts) on free ports, and parses the URLs and pids it prints. `forceKill` is the after-hook's
 // safety net: it SIGKILLs every process the script reported, whatever state the test left it in.
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NGINX, systemProgram } from './system-programs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -41,10 +42,20 @@ export function freePort(): Promise<number> {
 }
 
 async function startOnce(args: string[]): Promise<Topology> {
+  const nginx = systemProgram(NGINX).path(); // throws, naming nginx and its install command, if missing
   const nginxPort = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'samples/gateway/start-topology.ts', '--nginx-port', String(nginxPort), ...args],
+    [
+      '--import',
+      'tsx',
+      'samples/gateway/start-topology.ts',
+      '--nginx',
+      nginx,
+      '--nginx-port',
+      String(nginxPort),
+      ...args,
+    ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -1,21 +1,25 @@
 // samples/gateway end to end: the deployment files agree with the script's topology, and the
 // topology started by start-topology.ts (store + 3 gateways + the machine's nginx) keeps every
 // acknowledged order exactly once through 10 000 concurrent orders while one gateway is SIGKILLed.
-// Then a gateway alone against an unreachable store: 502 problem+json, and a graceful SIGTERM.
+// Without nginx that part is skipped, with its install command (under CI it fails), and the script
+// must refuse to start anything. Then a gateway alone against an unreachable store: 502
+// problem+json, and a graceful SIGTERM.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COMPOSE_TOPOLOGY, composeNginxConfig, LOCAL_TOPOLOGY } from '../../samples/gateway/nginx-config.ts';
 import { EventStoreClient, type StreamEvent } from '../../src/client/index.ts';
 import { get, post } from '../helpers/server.ts';
+import { NGINX, systemProgram } from '../helpers/system-programs.ts';
 import { freePort, startTopology, type Topology } from '../helpers/topology.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const NGINX = '/usr/sbin/nginx';
+/** `nginx.skip`: why the topology tests are skipped (outside CI, without nginx), else false. */
+const nginx = systemProgram(NGINX);
 const STREAM = 'gateway/orders';
 
 interface Order {
@@ -139,6 +143,7 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
   const VICTIM = 'gateway2';
 
   before(async () => {
+    if (nginx.skip) return; // each test below reports itself skipped, with nginx's install command
     topo = await startTopology([
       '--store-port',
       '0',
@@ -151,7 +156,8 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
   });
   after(() => topo?.forceKill());
 
-  it('serves /health through nginx, from a generated config that passes nginx -t', async () => {
+  it('serves /health through nginx, from a generated config that passes nginx -t', async (t: TestContext) => {
+    if (nginx.skip) return t.skip(nginx.skip);
     assert.deepEqual([...topo.gateways.keys()], ['gateway1', 'gateway2', 'gateway3']);
     const health = await get(`${topo.nginx.url}/health`);
     assert.equal(health.status, 200);
@@ -162,12 +168,13 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
     assert.match(config, new RegExp(`listen ${new URL(topo.nginx.url).host};`));
     for (const g of topo.gateways.values()) assert.ok(config.includes(`server ${new URL(g.url).host} `));
     const prefix = dirname(topo.nginx.configFile);
-    const check = spawnSync(NGINX, ['-t', '-c', topo.nginx.configFile, '-p', prefix, '-e', 'stderr']);
+    const check = spawnSync(nginx.path(), ['-t', '-c', topo.nginx.configFile, '-p', prefix, '-e', 'stderr']);
     assert.equal(check.status, 0, check.stderr.toString());
     assert.match(check.stderr.toString(), /test is successful/);
   });
 
-  it('answers bad input with 400 problem+json and stores nothing', async () => {
+  it('answers bad input with 400 problem+json and stores nothing', async (t: TestContext) => {
+    if (nginx.skip) return t.skip(nginx.skip);
     const bad: [string, string][] = [
       ['/orders', '{'],
       ['/orders', '[1]'],
@@ -200,7 +207,8 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
     assert.deepEqual(global.body, { totalEvents: 0, totalValor: 0, gateways: {} });
   });
 
-  it('stores 10 000 concurrent orders exactly once while one gateway is SIGKILLed midway', async (t) => {
+  it('stores 10 000 concurrent orders exactly once while one gateway is SIGKILLed midway', async (t: TestContext) => {
+    if (nginx.skip) return t.skip(nginx.skip);
     const ORDERS = 10_000;
     const LOOPS = 48;
     const KILL_AFTER = 4_000;
@@ -325,7 +333,8 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
     await assert.rejects(fetch(`${topo.gateways.get(VICTIM)!.url}/health`), 'the victim is dead');
   });
 
-  it('stores an order id once when its retry reaches another gateway', async () => {
+  it('stores an order id once when its retry reaches another gateway', async (t: TestContext) => {
+    if (nginx.skip) return t.skip(nginx.skip);
     const [a, b] = [...topo.gateways].filter(([id]) => id !== VICTIM);
     const [idA, gwA] = a!;
     const [, gwB] = b!;
@@ -355,7 +364,8 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
     assert.equal(global.totalEvents, events.length);
   });
 
-  it('stops nginx, the gateways and the store on SIGTERM', async () => {
+  it('stops nginx, the gateways and the store on SIGTERM', async (t: TestContext) => {
+    if (nginx.skip) return t.skip(nginx.skip);
     topo.child.kill('SIGTERM');
     assert.equal(await topo.exited, 0, topo.output());
     assert.match(topo.output(), /^topology stopped$/m);
@@ -366,6 +376,38 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
     for (const pid of [topo.nginx.pid, topo.store.pid])
       assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
   });
+});
+
+describe('samples/gateway without nginx', () => {
+  const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
+    [
+      '--nginx <missing path>',
+      ['--nginx', '/nonexistent/lfes/nginx'],
+      {},
+      /^nginx not found: no executable file at \/nonexistent\/lfes\/nginx\.$/m,
+    ],
+    [
+      'NGINX_BIN=<a name on no search path>',
+      [],
+      { NGINX_BIN: 'lfes-no-such-nginx' },
+      /^nginx not found: no lfes-no-such-nginx on PATH or in \/usr\/local\/sbin, \/usr\/sbin, \/sbin\.$/m,
+    ],
+  ];
+  for (const [what, args, env, message] of cases) {
+    it(`with ${what}, exits 1 before starting anything and says how to install nginx`, async () => {
+      const started = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'samples/gateway/start-topology.ts', '--store-port', '0', ...args],
+        { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 },
+      );
+      assert.equal(started.status, 1, started.stderr);
+      assert.match(started.stderr, message);
+      assert.match(started.stderr, /sudo apt-get install -y nginx/);
+      assert.match(started.stderr, /--nginx <path> \(env NGINX_BIN\)/);
+      assert.equal(started.stdout, '', 'nothing was started');
+      assert.doesNotMatch(started.stderr, /\[eventstore\]|\[gateway\d\]/);
+    });
+  }
 });
 
 describe('samples/gateway with an unreachable event store', () => {

@@ -1,18 +1,21 @@
 // Runs samples/metrics-dashboard the way its README says (tsx main.ts, here on port 0) and checks it
 // over HTTP and in real headless Chromium (playwright-core): the charts and the table must show what
 // the API answers, and follow new metrics without a reload. Saves test-artifacts/metrics-dashboard.png.
+// Without Chromium the page tests are skipped, with its install command (under CI they fail).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { get, post, problem } from '../helpers/server.ts';
+import { CHROMIUM, systemProgram } from '../helpers/system-programs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
+/** `chromiumProgram.skip`: why the page tests are skipped (outside CI, without Chromium), else false. */
+const chromiumProgram = systemProgram(CHROMIUM);
 const SCREENSHOT = join(root, 'test-artifacts', 'metrics-dashboard.png');
 const MAX_BODY_BYTES = 4096;
 /** The sample's default chart bucket: a 5-minute window over 60 buckets. */
@@ -130,12 +133,9 @@ describe('metrics dashboard page in headless Chromium', () => {
   const times = [now - 50_000, now - 30_000, now - 10_000];
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is required at ${CHROMIUM} for the dashboard test (Debian: apt-get install chromium)`,
-    );
+    if (chromiumProgram.skip) return; // each test below reports itself skipped, with the install command
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumProgram.path(), // throws, naming Chromium and its install command, if missing
       args: [
         '--headless',
         '--no-sandbox',
@@ -159,7 +159,8 @@ describe('metrics dashboard page in headless Chromium', () => {
     await browser?.close();
   });
 
-  it('loads the page with uPlot served by the sample, and polls before any metric exists', async () => {
+  it('loads the page with uPlot served by the sample, and polls before any metric exists', async (t: TestContext) => {
+    if (chromiumProgram.skip) return t.skip(chromiumProgram.skip);
     const res = await page.goto(url);
     assert.equal(res?.status(), 200);
     await page.waitForFunction(() => ((globalThis as DashboardGlobal).dashboard?.updates ?? 0) >= 1, null, {
@@ -169,7 +170,8 @@ describe('metrics dashboard page in headless Chromium', () => {
     assert.equal(await page.locator('#empty').isVisible(), true);
   });
 
-  it('draws one chart per label and a table that match /metrics/sum and /metrics/window', async () => {
+  it('draws one chart per label and a table that match /metrics/sum and /metrics/window', async (t: TestContext) => {
+    if (chromiumProgram.skip) return t.skip(chromiumProgram.skip);
     const batch = Object.entries(points).flatMap(([label, values]) =>
       values.map((value, i) => ({
         label,
@@ -232,7 +234,8 @@ describe('metrics dashboard page in headless Chromium', () => {
     assert.equal(await page.locator('#empty').isVisible(), false);
   });
 
-  it('follows new metrics and new labels live, without reloading the page', async () => {
+  it('follows new metrics and new labels live, without reloading the page', async (t: TestContext) => {
+    if (chromiumProgram.skip) return t.skip(chromiumProgram.skip);
     await page.evaluate(() => {
       (globalThis as DashboardGlobal).sameDocument = true;
     });
@@ -272,7 +275,8 @@ describe('metrics dashboard page in headless Chromium', () => {
     assert.deepEqual({ count: net.count, sum: net.sum }, { count: 1, sum: 250 });
   });
 
-  it('saves a screenshot, made no request outside the sample, and logged no error', async () => {
+  it('saves a screenshot, made no request outside the sample, and logged no error', async (t: TestContext) => {
+    if (chromiumProgram.skip) return t.skip(chromiumProgram.skip);
     mkdirSync(join(root, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(statSync(SCREENSHOT).size > 10_000, 'screenshot written');

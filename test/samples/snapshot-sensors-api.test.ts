@@ -1,14 +1,15 @@
-// Runs samples/snapshot-sensors-api as its README says (`tsx samples/snapshot-sensors-api/main.ts`) on
-// port 0 and a temporary data directory: readings in, bad bodies refused with problem+json codes, then
+// Runs samples/snapshot-sensors-api as its README says (`node --import tsx samples/snapshot-sensors-api/main.ts`)
+// on port 0 and a temporary data directory: readings in, bad bodies refused with problem+json codes, then
 // SIGTERM and kill -9 restarts that must serve the same state (and every acknowledged reading).
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SENSOR_API_DEFAULT_DATA_DIR } from '../../samples/snapshot-sensors-api/sensor-api.ts';
 import { get, post } from '../helpers/server.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,24 +23,27 @@ interface Api {
 
 const live = new Set<ChildProcess>();
 
-/** Starts the sample and resolves once it prints its URL (it listens only after the restore). */
-async function startApi(dataDir: string): Promise<Api> {
+/**
+ * Starts the sample and resolves once it prints its URL (it listens only after the restore). With
+ * `dataDir` undefined it runs with its default data directory, in the working directory `cwd`.
+ */
+async function startApi(dataDir: string | undefined, cwd = root): Promise<Api> {
+  const options = dataDir === undefined ? [] : ['--data-dir', dataDir, '--partitions', '4'];
+  const env = { ...process.env };
+  for (const name of ['PORT', 'HOST', 'DATA_DIR']) delete env[name];
   const child = spawn(
     process.execPath,
     [
       '--import',
-      'tsx',
-      'samples/snapshot-sensors-api/main.ts',
+      import.meta.resolve('tsx'),
+      join(root, 'samples/snapshot-sensors-api/main.ts'),
       '--port',
       '0',
-      '--data-dir',
-      dataDir,
-      '--partitions',
-      '4',
+      ...options,
       '--snapshot-interval-ms',
       '60000',
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   live.add(child);
   let out = '';
@@ -288,5 +292,32 @@ describe('samples/snapshot-sensors-api', () => {
     assert.deepEqual(s.devices['dev-b'], saved.devices['dev-b']);
     // The two readings came back from the journal: no snapshot was taken after the restart.
     assert.equal((await metrics(api)).journalRecordsReplayed, 2);
+  });
+});
+
+describe('samples/snapshot-sensors-api default data directory', () => {
+  it(`is ${SENSOR_API_DEFAULT_DATA_DIR}, apart from the server's ./data`, { timeout: 60_000 }, async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'lfes-sensors-api-cwd-'));
+    try {
+      const api = await startApi(undefined, cwd);
+      assert.match(api.output(), /^\[BOOT\] listening on http:\/\/127\.0\.0\.1:\d+ \(data dir (\S+)\)$/m);
+      assert.match(
+        api.output(),
+        new RegExp(`\\(data dir ${SENSOR_API_DEFAULT_DATA_DIR.replaceAll('.', '\\.')}\\)`),
+      );
+      assert.equal((await post(`${api.url}/sensor`, readings[0])).status, 202);
+      api.child.kill('SIGTERM');
+      assert.equal(await api.exited, 0, api.output());
+      const dir = join(cwd, SENSOR_API_DEFAULT_DATA_DIR);
+      const files = await readdir(dir, { recursive: true });
+      assert.ok(files.includes('journal'), `the journal is in ${dir}: ${files.join(', ')}`);
+      assert.ok(
+        files.some((f) => f.endsWith('.snap')),
+        `the final snapshot is in ${dir}: ${files.join(', ')}`,
+      );
+      assert.deepEqual(await readdir(cwd), ['sample-data'], 'nothing else is written, no ./data');
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });

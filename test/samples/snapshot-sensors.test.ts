@@ -1,14 +1,15 @@
-// Runs samples/snapshot-sensors as its README says (`tsx samples/snapshot-sensors/main.ts`): a short
+// Runs samples/snapshot-sensors as its README says (`node --import tsx samples/snapshot-sensors/main.ts`): a short
 // run, then a restart on the same data directory that must print the state the first run saved, and a
 // kill -9 run after which every acknowledged reading must come back exactly once.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SENSORS_DEFAULT_DATA_DIR } from '../../samples/snapshot-sensors/sensor-store.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const children = new Set<ChildProcess>();
@@ -22,9 +23,11 @@ interface Run {
   exited: Promise<number | string>;
 }
 
-function startSensors(args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'samples/snapshot-sensors/main.ts', ...args], {
-    cwd: root,
+/** Runs the sample in the working directory `cwd` (where its default data directory goes). */
+function startSensors(args: string[], cwd = root): Run {
+  const main = join(root, 'samples/snapshot-sensors/main.ts');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), main, ...args], {
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -128,6 +131,23 @@ describe('samples/snapshot-sensors', () => {
     assert.ok(lastSeq! >= lastAcked, `last seq ${lastSeq} < acknowledged ${lastAcked}`);
     assert.equal(held, lastSeq! + 1);
     assert.equal(await next.exited, 0, next.lines().join('\n'));
+  });
+
+  it(`keeps its data in ${SENSORS_DEFAULT_DATA_DIR} by default, apart from the server's ./data`, {
+    timeout: 60_000,
+  }, async () => {
+    const cwd = await dataDir();
+    const run = startSensors([...common, '--duration-ms', '300'], cwd);
+    assert.equal(await run.exited, 0, run.lines().join('\n'));
+    await run.waitFor(new RegExp(`^\\[RUN\\] data dir ${SENSORS_DEFAULT_DATA_DIR.replaceAll('.', '\\.')},`));
+    const dir = join(cwd, SENSORS_DEFAULT_DATA_DIR);
+    const files = await readdir(dir, { recursive: true });
+    assert.ok(files.includes('journal'), `the journal is in ${dir}: ${files.join(', ')}`);
+    assert.ok(
+      files.some((f) => f.endsWith('.snap')),
+      `the snapshots are in ${dir}: ${files.join(', ')}`,
+    );
+    assert.deepEqual(await readdir(cwd), ['sample-data'], 'nothing else is written, no ./data');
   });
 
   it('refuses a bad option with exit status 2 and says which', { timeout: 30_000 }, async () => {

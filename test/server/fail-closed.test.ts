@@ -1,18 +1,20 @@
 // T35 (the Redis MISCONF test): a real server process under libfiu whose snapshot fsyncs fail with EIO.
 // With `--fail-closed-after-ms`, appends are refused with 503 once snapshots have failed for that long,
 // reads keep working, and appends resume after a save succeeds again. The journal runs with
-// `--fsync no`, so only the snapshot writer meets the fault. Skipped (never passed) without fiu-utils.
+// `--fsync no`, so only the snapshot writer meets the fault. Skipped (never passed) without fiu-utils;
+// failed instead under CI (test/helpers/system-programs.ts).
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { createServer } from '../../src/server/create-server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { LIBFIU, systemProgram } from '../helpers/system-programs.ts';
 
-const HAS_FIU = spawnSync('sh', ['-c', 'command -v fiu-run && command -v fiu-ctrl']).status === 0;
+const fiu = systemProgram(LIBFIU);
 const STREAM = 'sensors/t35';
 const THRESHOLD_MS = 1_000;
 
@@ -46,16 +48,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fail-closed mode (T35)', () => {
   it('refuses appends with 503 once snapshots have failed past the threshold, keeps reads, resumes after recovery', async (t: TestContext) => {
-    if (!HAS_FIU) {
-      t.skip('fiu-run/fiu-ctrl not installed (Debian package fiu-utils; .ci/run installs it)');
-      return;
-    }
+    if (fiu.skip) return t.skip(fiu.skip);
     const dataDir = await mkdtemp(join(tmpdir(), 'lfes-t35-'));
     dirs.push(dataDir);
     const args = ['--data-dir', dataDir, '--fsync', 'no', '--snapshot-interval-ms', '200'];
     let server: ServerProcess | undefined = await spawnServer(
       [...args, '--fail-closed-after-ms', String(THRESHOLD_MS)],
-      ['fiu-run', '-x'],
+      [fiu.path('fiu-run'), '-x'],
     );
     pids.push(server.child.pid!);
     try {
@@ -68,7 +67,7 @@ describe('fail-closed mode (T35)', () => {
       await sleep(500); // a snapshot round saves them
 
       // Every fsync of the process fails with EIO from now on: the snapshot saves fail.
-      execFileSync('fiu-ctrl', [
+      execFileSync(fiu.path('fiu-ctrl'), [
         '-c',
         'enable name=posix/io/sync/fsync,failinfo=5',
         String(server.child.pid),
@@ -106,7 +105,11 @@ describe('fail-closed mode (T35)', () => {
       assert.match(metrics, /^eventstore_fail_closed 1$/m);
 
       // Recovery: fsync works again; the next snapshot round succeeds and appends are taken again.
-      execFileSync('fiu-ctrl', ['-c', 'disable name=posix/io/sync/fsync', String(server.child.pid)]);
+      execFileSync(fiu.path('fiu-ctrl'), [
+        '-c',
+        'disable name=posix/io/sync/fsync',
+        String(server.child.pid),
+      ]);
       const recoveringAt = Date.now();
       let recoveredAt = 0;
       while (Date.now() - recoveringAt < 30_000) {

@@ -3,7 +3,8 @@
 // fiu-utils) for EIO from fsync, ENOSPC from pwrite and EIO from unlink and rename in a child process.
 // libfiu has no failure point for link(2), which publishes a snapshot; the steps around it (fsync of the
 // temp file, removal of the temp name, the directory fsync) are covered instead.
-// A test whose tool is missing (no mount permission, no fiu-run) is reported as skipped, never passed.
+// A test whose tool is missing (no mount permission; no fiu-run, see test/helpers/system-programs.ts)
+// is reported as skipped, never passed; under CI a missing fiu-run fails it instead.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import {
   startFixture,
   tempFiles,
 } from '../helpers/snapshot-crash.ts';
+import { LIBFIU, systemProgram } from '../helpers/system-programs.ts';
 
 const roots: string[] = [];
 const mounts: string[] = [];
@@ -41,8 +43,8 @@ after(async () => {
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const HAS_FIU = spawnSync('sh', ['-c', 'command -v fiu-run && command -v fiu-ctrl']).status === 0;
-const NO_FIU = 'fiu-run/fiu-ctrl not installed (Debian package fiu-utils; .ci/run installs it)';
+/** `fiu.skip`: why the libfiu tests are skipped (outside CI, without fiu-utils), else false. */
+const fiu = systemProgram(LIBFIU);
 
 const GOOD_EVENTS = 100;
 
@@ -94,7 +96,7 @@ interface SaveRun {
 }
 
 function startUnderFiu(args: string[], enable: string[]): Child {
-  const child = startFixture(args, ['fiu-run', '-x', ...enable.flatMap((c) => ['-c', c])]);
+  const child = startFixture(args, [fiu.path('fiu-run'), '-x', ...enable.flatMap((c) => ['-c', c])]);
   fiuPids.push(child.pid);
   return child;
 }
@@ -116,7 +118,7 @@ function runSave(root: string, run: SaveRun, enable: string[]): Promise<SaveResu
 }
 
 function fiuCtrl(pid: number, command: string): void {
-  execFileSync('fiu-ctrl', ['-c', command, String(pid)]);
+  execFileSync(fiu.path('fiu-ctrl'), ['-c', command, String(pid)]);
 }
 
 describe('snapshot saves on a full disk (1 MiB tmpfs)', () => {
@@ -181,7 +183,7 @@ describe('snapshot saves under libfiu faults', () => {
   ];
   for (const [fault, enable, code] of failing) {
     it(`reports a save that meets ${fault} on every attempt, retrying each time with a new temp file, and keeps the old snapshot`, async (t: TestContext) => {
-      if (!HAS_FIU) return t.skip(NO_FIU);
+      if (fiu.skip) return t.skip(fiu.skip);
       const root = await freshRoot();
       const good = await goodSnapshot(root);
       const r = await runSave(root, { maxSaveAttempts: 3, backoffBaseDelayMs: 5, append: 50, rounds: 1 }, [
@@ -206,7 +208,7 @@ describe('snapshot saves under libfiu faults', () => {
   }
 
   it('publishes the snapshot when the temp name cannot be removed after the link (unlink EIO), and the boot sweep removes it', async (t: TestContext) => {
-    if (!HAS_FIU) return t.skip(NO_FIU);
+    if (fiu.skip) return t.skip(fiu.skip);
     const root = await freshRoot();
     const good = await goodSnapshot(root);
     const r = await runSave(root, { maxSaveAttempts: 3, backoffBaseDelayMs: 5, append: 50, rounds: 1 }, [
@@ -223,7 +225,7 @@ describe('snapshot saves under libfiu faults', () => {
   });
 
   it('retries a save whose directory fsync fails after the link under a fresh temp file, never colliding with its own snapshot', async (t: TestContext) => {
-    if (!HAS_FIU) return t.skip(NO_FIU);
+    if (fiu.skip) return t.skip(fiu.skip);
     const root = await freshRoot();
     await goodSnapshot(root);
     const rounds = 15;
@@ -247,7 +249,7 @@ describe('snapshot saves under libfiu faults', () => {
   });
 
   it('falls back past a corrupt newest snapshot even when it cannot be quarantined (rename EIO)', async (t: TestContext) => {
-    if (!HAS_FIU) return t.skip(NO_FIU);
+    if (fiu.skip) return t.skip(fiu.skip);
     const root = await freshRoot();
     const good = await goodSnapshot(root);
     await writeFile(join(root, '0', `0_${GOOD_EVENTS + 50}_${Date.now()}.snap`), 'not a snapshot');
@@ -262,7 +264,7 @@ describe('snapshot saves under libfiu faults', () => {
   });
 
   it('succeeds after a transient one-second fsync outage, with attempts > 1 and per-job backoff delays', async (t: TestContext) => {
-    if (!HAS_FIU) return t.skip(NO_FIU);
+    if (fiu.skip) return t.skip(fiu.skip);
     const root = await freshRoot();
     const good = await goodSnapshot(root);
     const run: SaveRun = {
@@ -307,7 +309,7 @@ describe('snapshot saves under libfiu faults', () => {
 
 describe('delta journal under libfiu fsync EIO', () => {
   it("rejects flushJournal with ES_ERR_JOURNAL_FAILED while fsync fails and loses nothing acknowledged ('always')", async (t: TestContext) => {
-    if (!HAS_FIU) return t.skip(NO_FIU);
+    if (fiu.skip) return t.skip(fiu.skip);
     const root = await freshRoot();
     const child = startUnderFiu(['journal', root, 'always', '7'], []);
     const acks = (ls: readonly string[]): number => ls.filter((l) => l.startsWith('ack ')).length;
