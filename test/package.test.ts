@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import semver from 'semver';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
@@ -8,6 +9,8 @@ const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
   type: string;
   engines: { node: string };
   exports: Record<string, { types: string; default: string }>;
+  dependencies: Record<string, string>;
+  allowScripts?: Record<string, boolean>;
 };
 
 describe('the npm package', () => {
@@ -58,5 +61,39 @@ describe('the server and client entry points', () => {
     )) as unknown as typeof import('../src/client/index.ts');
     assert.equal(typeof client.EventStoreClient, 'function');
     assert.equal(client.ErrorCode.OFFSET_EVICTED, 'ES_ERR_OFFSET_EVICTED');
+  });
+});
+
+describe('the lockfile', () => {
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as {
+    packages: Record<string, { version?: string; engines?: unknown; hasInstallScript?: boolean }>;
+  };
+  const installed = Object.entries(lock.packages).filter(([path]) => path !== '');
+  const nameOf = (path: string): string => path.slice(path.lastIndexOf('node_modules/') + 13);
+
+  it('holds no package whose engines.node excludes a Node the package supports', () => {
+    assert.ok(installed.length > 50, `only ${installed.length} packages in package-lock.json`);
+    const excluding: string[] = [];
+    for (const [path, entry] of installed) {
+      const engines = entry.engines as { node?: unknown } | undefined;
+      if (typeof engines !== 'object' || engines === null || typeof engines.node !== 'string') continue;
+      // Every Node from the package's own minimum on must be accepted, or `npm ci` warns EBADENGINE.
+      if (!semver.subset(pkg.engines.node, engines.node)) {
+        excluding.push(`${nameOf(path)}@${entry.version} requires node ${engines.node}`);
+      }
+    }
+    assert.deepEqual(excluding, [], `these exclude node ${pkg.engines.node}`);
+  });
+
+  it('names every dependency with an install script in allowScripts, so npm ci has nothing to report', () => {
+    const withScripts = installed
+      .filter(([, entry]) => entry.hasInstallScript === true)
+      .map(([p]) => nameOf(p));
+    const allowed = Object.keys(pkg.allowScripts ?? {}).map((key) => key.replace(/(.)@.*$/, '$1'));
+    assert.deepEqual(
+      withScripts.filter((name) => !allowed.includes(name)),
+      [],
+      'review the install script, then `npm approve-scripts <name>`',
+    );
   });
 });
