@@ -11,19 +11,45 @@ import {
   readSnapshotPayload,
   SNAPSHOT_MAGIC,
 } from '../snapshots/serializer.js';
+import { describeFsError, type Output } from './arguments.js';
 
 /** The report of one inspected file. `valid` is the verdict. */
 export interface InspectReport {
   file: string;
-  kind: 'snapshot' | 'journal' | 'unknown';
+  kind: 'snapshot' | 'journal' | 'unknown' | 'unreadable';
   valid: boolean;
   bytes: number;
   details: Record<string, unknown>;
   error?: string;
 }
 
+/** Inspects `files` in turn and prints each report; resolves with 0 when every one is valid, else 1. */
+export async function runInspect(files: readonly string[], json: boolean, io: Output): Promise<number> {
+  let allValid = true;
+  for (const file of files) {
+    const report = await inspectFile(file);
+    allValid &&= report.valid;
+    if (json) {
+      io.out(JSON.stringify(report));
+    } else if (report.kind === 'unreadable') {
+      io.out(`${report.file}: cannot read: ${report.error}`);
+    } else {
+      io.out(`${report.file}: ${report.kind}, ${report.bytes} bytes, ${report.valid ? 'VALID' : 'INVALID'}`);
+      for (const [k, v] of Object.entries(report.details))
+        io.out(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      if (report.error !== undefined) io.out(`  error: ${report.error}`);
+    }
+  }
+  return allValid ? 0 : 1;
+}
+
 export async function inspectFile(file: string): Promise<InspectReport> {
-  const bytes = await readFile(file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    return { file, kind: 'unreadable', valid: false, bytes: 0, details: {}, error: describeFsError(err) };
+  }
   const magic = bytes.length >= 4 ? bytes.readUInt32LE(0) : 0;
   if (magic === SNAPSHOT_MAGIC) {
     try {
