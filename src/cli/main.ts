@@ -26,7 +26,8 @@ const USAGE = `Usage:
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
       --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
       --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
-  lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum)
+  lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum;
+                                                            for a server shard, its streams and events)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
   lockfree-eventstore --version, -v                         print the version
   lockfree-eventstore --help, -h
