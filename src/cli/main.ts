@@ -3,11 +3,13 @@
 //   lockfree-eventstore serve [--port 7070] [--data-dir ./data] …  the HTTP service (docs/http-api.md)
 //   lockfree-eventstore snapshot inspect <file...>   header, count and checksum verdict of snapshot files
 //   lockfree-eventstore journal inspect <file...>    records and torn-tail verdict of journal segments
+//   lockfree-eventstore data streams|read <dir> …    a server data directory's streams and events, read-only
 //   lockfree-eventstore --version
 
 import { parseArgs } from 'node:util';
 import { createServer, type ServerOptions } from '../server/create-server.js';
 import { integerArg, type Output, UsageError, usageMessage } from './arguments.js';
+import { runDataCommand } from './data.js';
 import { runInspect } from './inspect.js';
 import { packageVersion } from './version.js';
 
@@ -29,10 +31,17 @@ const USAGE = `Usage:
   lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum;
                                                             for a server shard, its streams and events)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
+  lockfree-eventstore data streams <dir> [--json]           list the streams of a server data directory
+  lockfree-eventstore data read <dir> <stream> [--from <offset>] [--limit <n>]
+                                                            print a stream's events as NDJSON (default: all held)
+      The data commands load the snapshots and replay the journal in memory; they never write, lock
+      or clean anything in <dir>, so they also work while a server runs on it.
   lockfree-eventstore --version, -v                         print the version
   lockfree-eventstore --help, -h
 
-Exit status: 0 on success; 1 when an inspected file is invalid or cannot be read; 2 on a usage error.`;
+Exit status: 0 on success; 1 when an inspected file is invalid or cannot be read, or when a data
+directory cannot be read, lacks the stream, or holds ops that cannot be restored (ops that only an
+unusable snapshot held, a journal gap); 2 on a usage error.`;
 
 const SERVE_OPTIONS = {
   port: { type: 'string' },
@@ -108,6 +117,8 @@ const COMMAND_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
   json: { type: 'boolean' },
+  from: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 const io: Output = { out: (line) => console.log(line), err: (line) => console.error(line) };
@@ -124,8 +135,12 @@ async function command(argv: string[]): Promise<number> {
     return 0;
   }
   const [group, name, ...rest] = positionals;
+  if (group === 'data') return runDataCommand(name, rest, values, io);
   if ((group === 'snapshot' || group === 'journal') && name === 'inspect') {
     if (rest.length === 0) throw new UsageError(`${group} inspect needs at least one file`);
+    if (values.from !== undefined || values.limit !== undefined) {
+      throw new UsageError(`--from and --limit apply to data read, not ${group} inspect`);
+    }
     return runInspect(rest, values.json === true, io);
   }
   throw new UsageError(
@@ -146,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
 
 /**
  * Exits once stdout and stderr have handed everything to the OS: process.exit() right after a large
- * output to a pipe would cut it short (`snapshot inspect --json … | head`, a test reading the output).
+ * output to a pipe would cut it short (`data read … | head`, a test reading the output).
  */
 function exitAfterOutput(code: number): void {
   let pending = 2;

@@ -25,6 +25,8 @@ describe('lockfree-eventstore (the command line)', () => {
       'lockfree-eventstore serve',
       'lockfree-eventstore snapshot inspect <file...>',
       'lockfree-eventstore journal inspect <file...>',
+      'lockfree-eventstore data streams <dir>',
+      'lockfree-eventstore data read <dir> <stream> [--from <offset>] [--limit <n>]',
       'lockfree-eventstore --version, -v',
       'Exit status:',
     ]) {
@@ -60,6 +62,20 @@ describe('lockfree-eventstore (the command line)', () => {
       [['serve', '--port'], '--port needs a value'],
       [['serve', '--port', '-3'], '--port needs a value (write --port=<value> for one that starts with -)'],
       [['serve', '--port=-3'], '--port must be a non-negative integer, received -3'],
+      [['data'], 'data needs a command: streams or read'],
+      [['data', 'streams'], 'data streams needs exactly one argument: the data directory'],
+      [['data', 'read', 'dir'], 'data read needs two arguments: the data directory and the stream name'],
+      [['data', 'read', 'dir', 's', '--from'], '--from needs a value'],
+      [
+        ['data', 'read', 'dir', 's', '--limit', '-3'],
+        '--limit needs a value (write --limit=<value> for one that starts with -)',
+      ],
+      [['data', 'read', 'dir', 's', '--limit=-3'], '--limit must be a non-negative integer, received -3'],
+      [
+        ['data', 'read', 'dir', 's', '--limit', 'ten'],
+        '--limit must be a non-negative integer, received ten',
+      ],
+      [['data', 'streams', 'dir', '--from', '3'], '--from applies to data read, not data streams'],
       [['--json', '--json=yes'], '--json takes no value'],
     ];
     for (const [args, message] of cases) {
