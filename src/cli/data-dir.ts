@@ -30,7 +30,7 @@ export interface DataDirView {
    * gap or an undecodable record (the shard's later ops are then not replayed). Empty when whole.
    */
   problems: string[];
-  /** What the read worked around without losing data: a corrupt snapshot with an older one to use. */
+  /** Snapshots passed over as unusable, as restore passes them over (what that loses is a problem). */
   notes: string[];
 }
 
