@@ -1,9 +1,12 @@
 // `lockfree-eventstore snapshot inspect <file>` / `journal inspect <file>`: reads one file and reports
-// its header, counts and checksum verdict. Pure reporting; never modifies the file.
+// its header, counts and checksum verdict; for a server's shard files (whose events are the registry's
+// ops), also the stream events and streams the ops hold. Pure reporting; never modifies the file.
 
 import { readFile } from 'node:fs/promises';
+import { JsonEventCodec } from '../snapshots/codecs.js';
 import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal.js';
 import {
+  BinarySnapshotSerializer,
   DEFAULT_MAX_PAYLOAD_BYTES,
   decodeSnapshotHeader,
   FLAG_COLUMNAR,
@@ -11,24 +14,52 @@ import {
   readSnapshotPayload,
   SNAPSHOT_MAGIC,
 } from '../snapshots/serializer.js';
+import { describeFsError, type Output } from './arguments.js';
+import { isShardOp, journaledOpsContent, shardSnapshotContent } from './shard-ops.js';
 
 /** The report of one inspected file. `valid` is the verdict. */
 export interface InspectReport {
   file: string;
-  kind: 'snapshot' | 'journal' | 'unknown';
+  kind: 'snapshot' | 'journal' | 'unknown' | 'unreadable';
   valid: boolean;
   bytes: number;
   details: Record<string, unknown>;
   error?: string;
 }
 
+/** Inspects `files` in turn and prints each report; resolves with 0 when every one is valid, else 1. */
+export async function runInspect(files: readonly string[], json: boolean, io: Output): Promise<number> {
+  let allValid = true;
+  for (const file of files) {
+    const report = await inspectFile(file);
+    allValid &&= report.valid;
+    if (json) {
+      io.out(JSON.stringify(report));
+    } else if (report.kind === 'unreadable') {
+      io.out(`${report.file}: cannot read: ${report.error}`);
+    } else {
+      io.out(`${report.file}: ${report.kind}, ${report.bytes} bytes, ${report.valid ? 'VALID' : 'INVALID'}`);
+      for (const [k, v] of Object.entries(report.details))
+        io.out(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+      if (report.error !== undefined) io.out(`  error: ${report.error}`);
+    }
+  }
+  return allValid ? 0 : 1;
+}
+
 export async function inspectFile(file: string): Promise<InspectReport> {
-  const bytes = await readFile(file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    return { file, kind: 'unreadable', valid: false, bytes: 0, details: {}, error: describeFsError(err) };
+  }
   const magic = bytes.length >= 4 ? bytes.readUInt32LE(0) : 0;
   if (magic === SNAPSHOT_MAGIC) {
     try {
       const h = decodeSnapshotHeader(bytes);
       const payload = await readSnapshotPayload(bytes, h, DEFAULT_MAX_PAYLOAD_BYTES);
+      const server = (h.flags & FLAG_COLUMNAR) === 0 ? await serverShardSnapshot(bytes) : undefined;
       return {
         file,
         kind: 'snapshot',
@@ -47,6 +78,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
           payloadBytes: h.payloadLength,
           decodedPayloadBytes: payload.length,
           checksum: 'ok',
+          ...server,
         },
       };
     } catch (err) {
@@ -63,6 +95,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   if (magic === JOURNAL_MAGIC) {
     try {
       const s = parseSegment(bytes);
+      const server = s.codecName === 'json' ? serverShardJournal(s.records) : undefined;
       const counts = { append: 0, clear: 0, purge: 0 };
       const partitions = new Map<number, { first: number; last: number }>();
       for (const r of s.records) {
@@ -85,6 +118,7 @@ export async function inspectFile(file: string): Promise<InspectReport> {
           ...counts,
           sequences: Object.fromEntries([...partitions].map(([p, r]) => [p, `${r.first}..${r.last}`])),
           tornTailBytes: s.droppedBytes,
+          ...server,
         },
         ...(s.droppedBytes > 0
           ? { error: `${s.droppedBytes} bytes after the last valid record (torn or corrupt)` }
@@ -103,4 +137,40 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   }
   const error = 'not a lockfree-eventstore snapshot or journal file';
   return { file, kind: 'unknown', valid: false, bytes: bytes.length, details: {}, error };
+}
+
+/**
+ * For a server shard snapshot (JSON events that are all shard ops), what its `count` of ops holds:
+ * the streams and their events, restored as the server restores them. Otherwise `undefined`.
+ */
+async function serverShardSnapshot(bytes: Uint8Array): Promise<Record<string, unknown> | undefined> {
+  let state: Awaited<ReturnType<BinarySnapshotSerializer<unknown>['deserialize']>>;
+  try {
+    state = await new BinarySnapshotSerializer<unknown>().deserialize(bytes);
+  } catch {
+    return undefined; // another codec or schema: a library snapshot, reported by its header alone
+  }
+  const ops = state.events;
+  if (ops.length === 0 || !ops.every(isShardOp)) return undefined;
+  const { streams, events } = shardSnapshotContent(state.partition, state.partitions, state.version, ops);
+  return { content: 'server shard: count is ops, not events', ops: ops.length, streams, events };
+}
+
+/** For a server journal segment, the stream events its append records add and the streams they change. */
+function serverShardJournal(
+  records: ReturnType<typeof parseSegment>['records'],
+): Record<string, unknown> | undefined {
+  const codec = new JsonEventCodec<unknown>();
+  const ops: unknown[] = [];
+  for (const r of records) {
+    if (r.type !== 'append') return undefined;
+    try {
+      ops.push(codec.decode(r.event));
+    } catch {
+      return undefined;
+    }
+  }
+  if (ops.length === 0 || !ops.every(isShardOp)) return undefined;
+  const { events, streams } = journaledOpsContent(ops);
+  return { content: 'server shard ops: append counts ops, not events', events, streams };
 }

@@ -3,10 +3,15 @@
 //   lockfree-eventstore serve [--port 7070] [--data-dir ./data] …  the HTTP service (docs/http-api.md)
 //   lockfree-eventstore snapshot inspect <file...>   header, count and checksum verdict of snapshot files
 //   lockfree-eventstore journal inspect <file...>    records and torn-tail verdict of journal segments
+//   lockfree-eventstore data streams|read <dir> …    a server data directory's streams and events, read-only
+//   lockfree-eventstore --version
 
 import { parseArgs } from 'node:util';
 import { createServer, type ServerOptions } from '../server/create-server.js';
-import { inspectFile } from './inspect.js';
+import { integerArg, type Output, UsageError, usageMessage } from './arguments.js';
+import { runDataCommand } from './data.js';
+import { runInspect } from './inspect.js';
+import { packageVersion } from './version.js';
 
 const USAGE = `Usage:
   lockfree-eventstore serve [options]                         run the HTTP server (SIGTERM: drain, final snapshot, exit 0)
@@ -30,11 +35,20 @@ const USAGE = `Usage:
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
       --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
       --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
-  lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum)
+  lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum;
+                                                            for a server shard, its streams and events)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
-  lockfree-eventstore --help
+  lockfree-eventstore data streams <dir> [--json]           list the streams of a server data directory
+  lockfree-eventstore data read <dir> <stream> [--from <offset>] [--limit <n>]
+                                                            print a stream's events as NDJSON (default: all held)
+      The data commands load the snapshots and replay the journal in memory; they never write, lock
+      or clean anything in <dir>, so they also work while a server runs on it.
+  lockfree-eventstore --version, -v                         print the version
+  lockfree-eventstore --help, -h
 
-Exit status: 0 when every file is valid, 1 when one is not, 2 on a usage error.`;
+Exit status: 0 on success; 1 when an inspected file is invalid or cannot be read, or when a data
+directory cannot be read, lacks the stream, or holds ops that cannot be restored (ops that only an
+unusable snapshot held, a journal gap); 2 on a usage error.`;
 
 const SERVE_OPTIONS = {
   port: { type: 'string' },
@@ -59,15 +73,6 @@ const SERVE_OPTIONS = {
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-function integerArg(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^[0-9]+$/.test(text))
-    throw new UsageError(`--${name} must be a non-negative integer, received ${text}`);
-  return Number(text);
-}
-
-class UsageError extends Error {}
 
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit status. */
 async function serve(argv: string[]): Promise<number> {
@@ -129,54 +134,66 @@ async function serve(argv: string[]): Promise<number> {
   });
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'serve') {
-    try {
-      return await serve(argv.slice(1));
-    } catch (err) {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-        console.error(`${(err as Error).message}\n\n${USAGE}`);
-        return 2;
-      }
-      throw err;
-    }
-  }
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } },
-  });
+const COMMAND_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  json: { type: 'boolean' },
+  from: { type: 'string' },
+  limit: { type: 'string' },
+} as const;
+
+const io: Output = { out: (line) => console.log(line), err: (line) => console.error(line) };
+
+/** Every command but `serve`. */
+async function command(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: COMMAND_OPTIONS });
   if (values.help === true) {
     console.log(USAGE);
     return 0;
   }
-  const [group, command, ...files] = positionals;
-  if ((group === 'snapshot' || group === 'journal') && command === 'inspect' && files.length > 0) {
-    let allValid = true;
-    for (const file of files) {
-      const report = await inspectFile(file);
-      allValid &&= report.valid;
-      if (values.json === true) {
-        console.log(JSON.stringify(report));
-        continue;
-      }
-      console.log(
-        `${report.file}: ${report.kind}, ${report.bytes} bytes, ${report.valid ? 'VALID' : 'INVALID'}`,
-      );
-      for (const [k, v] of Object.entries(report.details))
-        console.log(`  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-      if (report.error !== undefined) console.log(`  error: ${report.error}`);
-    }
-    return allValid ? 0 : 1;
+  if (values.version === true) {
+    console.log(packageVersion());
+    return 0;
   }
-  console.error(USAGE);
-  return 2;
+  const [group, name, ...rest] = positionals;
+  if (group === 'data') return runDataCommand(name, rest, values, io);
+  if ((group === 'snapshot' || group === 'journal') && name === 'inspect') {
+    if (rest.length === 0) throw new UsageError(`${group} inspect needs at least one file`);
+    if (values.from !== undefined || values.limit !== undefined) {
+      throw new UsageError(`--from and --limit apply to data read, not ${group} inspect`);
+    }
+    return runInspect(rest, values.json === true, io);
+  }
+  throw new UsageError(
+    group === undefined ? 'missing command' : `unknown command ${[group, name].filter(Boolean).join(' ')}`,
+  );
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error((err as Error).message);
-    process.exit(2);
-  },
-);
+async function main(argv: string[]): Promise<number> {
+  try {
+    return argv[0] === 'serve' ? await serve(argv.slice(1)) : await command(argv);
+  } catch (err) {
+    const message = usageMessage(err);
+    if (message === undefined) throw err;
+    console.error(`${message}\n\n${USAGE}`);
+    return 2;
+  }
+}
+
+/**
+ * Exits once stdout and stderr have handed everything to the OS: process.exit() right after a large
+ * output to a pipe would cut it short (`data read … | head`, a test reading the output).
+ */
+function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+main(process.argv.slice(2)).then(exitAfterOutput, (err: unknown) => {
+  console.error((err as Error).message);
+  exitAfterOutput(2);
+});

@@ -258,33 +258,80 @@ export class EventStore<T> implements Iterable<T> {
     return n;
   }
 
+  /**
+   * Sum over the events matching `q`; 0 when none match. Without a selector it sums `window.value`
+   * (the store needs the `window` option) and takes the window-bucket path; with a selector it
+   * takes that path only when the selector is the very function given as `window.value`.
+   *
+   * ```ts
+   * store.sum({ from: Date.now() - 60_000 });            // window.value, from the buckets
+   * store.sum((o) => o.valor, { from: Date.now() - 60_000 }); // any selector, by a scan
+   * ```
+   */
+  sum(q?: QueryOptions<T>): number;
   /** Sum of `selector` over the events matching `q`; 0 when none match. */
-  sum(selector: (event: T) => number, q?: QueryOptions<T>): number {
-    return this.#fold(selector, q).sum;
+  sum(selector: (event: T) => number, q?: QueryOptions<T>): number;
+  sum(selectorOrQuery?: ((event: T) => number) | QueryOptions<T>, q?: QueryOptions<T>): number {
+    return this.#fold('sum', selectorOrQuery, q).sum;
   }
 
+  /**
+   * Average over the events matching `q`; `undefined` when none match. Without a selector it
+   * averages `window.value` over the window buckets (see {@link EventStore.sum}).
+   */
+  average(q?: QueryOptions<T>): number | undefined;
   /** Average of `selector` over the events matching `q`; `undefined` when none match. */
-  average(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined {
-    const t = this.#fold(selector, q);
+  average(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined;
+  average(
+    selectorOrQuery?: ((event: T) => number) | QueryOptions<T>,
+    q?: QueryOptions<T>,
+  ): number | undefined {
+    const t = this.#fold('average', selectorOrQuery, q);
     return t.count === 0 ? undefined : t.sum / t.count;
   }
 
+  /**
+   * Smallest value over the events matching `q`; `undefined` when none match. Without a selector it
+   * is the smallest `window.value`, from the window buckets (see {@link EventStore.sum}).
+   */
+  min(q?: QueryOptions<T>): number | undefined;
   /** Smallest `selector` value over the events matching `q`; `undefined` when none match. */
-  min(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined {
-    const t = this.#fold(selector, q);
+  min(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined;
+  min(selectorOrQuery?: ((event: T) => number) | QueryOptions<T>, q?: QueryOptions<T>): number | undefined {
+    const t = this.#fold('min', selectorOrQuery, q);
     return t.count === 0 ? undefined : t.min;
   }
 
+  /**
+   * Largest value over the events matching `q`; `undefined` when none match. Without a selector it
+   * is the largest `window.value`, from the window buckets (see {@link EventStore.sum}).
+   */
+  max(q?: QueryOptions<T>): number | undefined;
   /** Largest `selector` value over the events matching `q`; `undefined` when none match. */
-  max(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined {
-    const t = this.#fold(selector, q);
+  max(selector: (event: T) => number, q?: QueryOptions<T>): number | undefined;
+  max(selectorOrQuery?: ((event: T) => number) | QueryOptions<T>, q?: QueryOptions<T>): number | undefined {
+    const t = this.#fold('max', selectorOrQuery, q);
     return t.count === 0 ? undefined : t.max;
   }
 
+  /**
+   * Count, sum, min, max and average over the events matching `q`, in one pass. Without a selector it
+   * aggregates `window.value` over the window buckets, in O(buckets) plus the partial buckets at the
+   * range's edges (see {@link EventStore.sum}).
+   *
+   * ```ts
+   * const store = new EventStore<Order>({
+   *   timestampSelector: (o) => o.timestamp,
+   *   window: { sizeMs: 600_000, value: (o) => o.valor },
+   * });
+   * store.window({ from: Date.now() - 600_000 }); // { count, sum, min, max, average } of o.valor
+   * ```
+   */
+  window(q?: QueryOptions<T>): WindowResult;
   /** Count, sum, min, max and average of `selector` over the events matching `q`, in one pass. */
-  window(selector: (event: T) => number, q?: QueryOptions<T>): WindowResult {
-    const t = this.#fold(selector, q);
-    return toWindowResult(t);
+  window(selector: (event: T) => number, q?: QueryOptions<T>): WindowResult;
+  window(selectorOrQuery?: ((event: T) => number) | QueryOptions<T>, q?: QueryOptions<T>): WindowResult {
+    return toWindowResult(this.#fold('window', selectorOrQuery, q));
   }
 
   /**
@@ -693,9 +740,31 @@ export class EventStore<T> implements Iterable<T> {
     return v;
   }
 
-  #fold(selector: (event: T) => number, q: QueryOptions<T> | undefined): Totals {
-    ensureFunction('selector', selector);
-    const r = this.#resolve(q);
+  /**
+   * Folds a selector, or `window.value` when the first argument is query options (or absent).
+   * Reading the stored value column, and the buckets without a filter, needs `window.value` itself:
+   * another function computing the same numbers is indistinguishable from any other selector.
+   */
+  #fold(method: string, selectorOrQuery: unknown, q: QueryOptions<T> | undefined): Totals {
+    let selector: (event: T) => number;
+    let query = q;
+    if (typeof selectorOrQuery === 'function') {
+      selector = selectorOrQuery as (event: T) => number;
+    } else if (q === undefined && (selectorOrQuery === undefined || isObject(selectorOrQuery))) {
+      if (this.#windowValue === undefined) {
+        throw invalidArg(
+          `\`${method}()\` without a \`selector\` aggregates \`window.value\`, but this store has no \`window\` option: ` +
+            `pass a selector, e.g. \`${method}((e) => e.value, q)\`, or configure \`window: { sizeMs, value }\``,
+        );
+      }
+      selector = this.#windowValue;
+      query = selectorOrQuery as QueryOptions<T> | undefined;
+    } else {
+      throw invalidArg(
+        `\`selector\` must be a function (or omitted, with query options first), received ${describe(selectorOrQuery)}`,
+      );
+    }
+    const r = this.#resolve(query);
     const useValues = selector === this.#windowValue;
     const totals = new Totals();
     for (let p = r.firstPartition; p < r.endPartition; p++)
@@ -741,6 +810,10 @@ export class EventStore<T> implements Iterable<T> {
     }
     return r;
   }
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
 }
 
 function toWindowResult(t: Totals): WindowResult {

@@ -30,7 +30,12 @@ export interface WindowOptions<T> {
    * @default 60
    */
   bucketCount?: number;
-  /** The numeric value aggregated by the buckets. Pass the same function to `sum`/`min`/… to use them. */
+  /**
+   * The numeric value aggregated by the buckets. `sum`, `average`, `min`, `max` and `window` called
+   * without a selector (`store.sum({ from })`) aggregate it over the buckets; given a selector they use
+   * the buckets only when it is this very function (another one, even a fresh arrow computing the
+   * same value, is answered by a scan).
+   */
   value: (event: T) => number;
 }
 
