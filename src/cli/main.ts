@@ -74,6 +74,9 @@ const SERVE_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** How long after the first stop signal another one counts as the same request. */
+const REPEAT_SIGNAL_MS = 1_000;
+
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit status. */
 async function serve(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, allowPositionals: false });
@@ -113,14 +116,19 @@ async function serve(argv: string[]): Promise<number> {
   const url = await server.listen();
   console.log(`lockfree-eventstore listening on ${url}`);
   return new Promise<number>((resolve) => {
-    let signalled = false;
+    // One Ctrl-C under `npm start` arrives twice (the terminal signals npm's whole process group, and
+    // npm relays it too), as does a supervisor's signal to a process tree: a stop signal within
+    // REPEAT_SIGNAL_MS of the first is the same request; a later one exits at once.
+    let firstAt: number | undefined;
     const stop = (signal: string): void => {
-      if (signalled) {
+      const now = performance.now();
+      if (firstAt !== undefined) {
+        if (now - firstAt <= REPEAT_SIGNAL_MS) return;
         console.error(`${signal} again: exiting without the final snapshot`);
         resolve(1);
         return;
       }
-      signalled = true;
+      firstAt = now;
       server.close().then(
         () => resolve(0),
         (err: unknown) => {

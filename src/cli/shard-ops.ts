@@ -7,10 +7,14 @@ import { type ShardOp, StreamRegistry } from '../server/stream-registry.js';
 
 const OP_KINDS = new Set(['create', 'append', 'batch', 'producers', 'delete', 'tomb']);
 
-/** Whether a decoded event has the shape of a shard op (a known kind `k` and a stream name `s`). */
+/**
+ * Whether a decoded event has the shape of a shard op: a known kind `k` and a stream name `s`, or a
+ * tombstone floor (`floor`, with its bucket `b`).
+ */
 export function isShardOp(value: unknown): value is ShardOp {
   if (typeof value !== 'object' || value === null) return false;
-  const op = value as { k?: unknown; s?: unknown };
+  const op = value as { k?: unknown; s?: unknown; b?: unknown };
+  if (op.k === 'floor') return typeof op.b === 'number';
   return typeof op.k === 'string' && OP_KINDS.has(op.k) && typeof op.s === 'string';
 }
 
@@ -24,6 +28,8 @@ export function offlineRegistry(shards: number): StreamRegistry {
     streamCapacity: 1,
     maxStreams: Number.MAX_SAFE_INTEGER,
     maxProducersPerStream: Number.MAX_SAFE_INTEGER,
+    memoryBudgetBytes: Number.MAX_SAFE_INTEGER,
+    maxTombstones: Number.MAX_SAFE_INTEGER,
   });
 }
 
@@ -49,6 +55,7 @@ export function journaledOpsContent(ops: readonly ShardOp[]): { events: number; 
   let events = 0;
   const streams = new Set<string>();
   for (const op of ops) {
+    if (op.k === 'floor') continue;
     streams.add(op.s);
     if (op.k === 'batch') events += op.d.length;
     else if (op.k === 'append') events += op.ev.length;

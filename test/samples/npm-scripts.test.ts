@@ -122,7 +122,6 @@ describe('npm start', () => {
 
   it('stops the server gracefully on one Ctrl-C (SIGINT to its process group)', {
     timeout: 120_000,
-    todo: 'the server (src/cli/main.ts) takes the SIGINT npm relays as a second Ctrl-C and exits 1 without its final snapshot',
   }, async () => {
     const dir = await dataDir('lfes-npm-start-ctrl-c-');
     const run = npm(['start', '--', '--port', '0', '--data-dir', dir], true);
