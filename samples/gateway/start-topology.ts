@@ -5,11 +5,12 @@
 // looked up (--nginx, NGINX_BIN, else PATH and the sbin directories) before anything starts.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { findExecutable, notFoundMessage, SBIN_DIRS } from '../shared/executables.ts';
@@ -34,7 +35,8 @@ interface Child {
   name: string;
   process: ChildProcess;
   /** The child's stdout, line by line. */
-  lines: Interface;
+  /** Emits 'line' for every line of the child's stdout and stderr. */
+  lines: EventEmitter;
   exited: Promise<number | string>;
   done: boolean;
 }
@@ -70,10 +72,20 @@ function start(name: string, command: string, args: string[], env: Record<string
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  // Lines of both outputs (the store writes its JSON log to stdout and its banner to stderr).
+  const lines = new EventEmitter();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    console.log(`[${name}] ${line}`);
+    lines.emit('line', line);
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    console.error(`[${name}] ${line}`);
+    lines.emit('line', line);
+  });
   const entry: Child = {
     name,
     process: child,
-    lines: createInterface({ input: child.stdout! }),
+    lines,
     done: false,
     exited: new Promise((resolve) => {
       child.once('error', (err) => {
@@ -90,13 +102,11 @@ function start(name: string, command: string, args: string[], env: Record<string
     // A gateway may die: nginx routes around it. Without the store or nginx nothing works.
     if (!name.startsWith('gateway')) void shutdown(1);
   });
-  entry.lines.on('line', (line) => console.log(`[${name}] ${line}`));
-  createInterface({ input: child.stderr! }).on('line', (line) => console.error(`[${name}] ${line}`));
   children.push(entry);
   return entry;
 }
 
-/** Resolves with the first match of `pattern` in the child's stdout; rejects if it exits first. */
+/** Resolves with the first match of `pattern` in the child's output; rejects if it exits first. */
 function waitForLine(child: Child, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(

@@ -7,6 +7,7 @@
 //   lockfree-eventstore --version
 
 import { parseArgs } from 'node:util';
+import { EventStoreError } from '../errors.js';
 import { createServer, type ServerOptions } from '../server/create-server.js';
 import { integerArg, type Output, UsageError, usageMessage } from './arguments.js';
 import { runDataCommand } from './data.js';
@@ -114,7 +115,8 @@ async function serve(argv: string[]): Promise<number> {
   }
   const server = createServer(options);
   const url = await server.listen();
-  console.log(`lockfree-eventstore listening on ${url}`);
+  // stdout carries only the JSON log lines; what a person reads goes to stderr.
+  console.error(`lockfree-eventstore listening on ${url}`);
   return new Promise<number>((resolve) => {
     // One Ctrl-C under `npm start` arrives twice (the terminal signals npm's whole process group, and
     // npm relays it too), as does a supervisor's signal to a process tree: a stop signal within
@@ -182,9 +184,17 @@ async function main(argv: string[]): Promise<number> {
     return argv[0] === 'serve' ? await serve(argv.slice(1)) : await command(argv);
   } catch (err) {
     const message = usageMessage(err);
-    if (message === undefined) throw err;
-    console.error(`${message}\n\n${USAGE}`);
-    return 2;
+    if (message !== undefined) {
+      console.error(`${message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof EventStoreError) {
+      // A failure with its own words (a port in use, a data directory held by another server, an
+      // option out of range): one line, exit 1.
+      console.error(`lockfree-eventstore: ${err.message} (${err.code})`);
+      return 1;
+    }
+    throw err;
   }
 }
 

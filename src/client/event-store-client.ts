@@ -46,8 +46,11 @@ export interface ReadOptions {
 }
 
 export interface SubscribeOptions {
-  /** First offset to deliver. @default the oldest held */
-  from?: number;
+  /**
+   * First offset to deliver, or `'now'` for only the events appended from now on. A stream that does
+   * not exist yet is waited for. @default the oldest held
+   */
+  from?: number | 'now';
   signal?: AbortSignal;
   /** First reconnect delay; doubles up to `maxReconnectDelayMs`. @default 100 */
   reconnectDelayMs?: number;
@@ -226,7 +229,8 @@ export class EventStoreClient {
     const maxDelay = options.maxReconnectDelayMs ?? 5_000;
     const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
     const signal = options.signal;
-    let last = options.from !== undefined ? options.from - 1 : undefined;
+    // The last offset delivered (or announced by the server's `start` event); undefined until known.
+    let last = typeof options.from === 'number' ? options.from - 1 : undefined;
     let delay = minDelay;
     for (;;) {
       signal?.throwIfAborted();
@@ -234,6 +238,7 @@ export class EventStoreClient {
       let url = `${this.baseUrl}${path}`;
       if (last !== undefined && last >= 0) headers['last-event-id'] = String(last);
       else if (last !== undefined) url += `?from=${last + 1}`;
+      else if (options.from === 'now') url += '?from=now';
       let res: Response;
       const connection = new AbortController();
       const connectionSignal =
@@ -268,6 +273,7 @@ export class EventStoreClient {
               sep = buffer.indexOf('\n\n');
               let eventType = 'message';
               let data = '';
+              let id: string | undefined;
               for (const line of block.split('\n')) {
                 if (line.startsWith(':') || line === '') continue;
                 const colon = line.indexOf(':');
@@ -275,8 +281,14 @@ export class EventStoreClient {
                 const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
                 if (field === 'event') eventType = value;
                 else if (field === 'data') data = data === '' ? value : `${data}\n${value}`;
+                else if (field === 'id') id = value;
               }
-              if (data === '') continue;
+              if (data === '') {
+                // An id alone: where the server began (`from=now`, the oldest held); a reconnect
+                // before the first event resumes there.
+                if (id !== undefined && /^-?[0-9]+$/.test(id)) last ??= Number(id);
+                continue;
+              }
               const payload = JSON.parse(data) as Record<string, unknown>;
               if (eventType === 'evicted') {
                 throw new EventStoreHttpError(
@@ -327,10 +339,22 @@ export class EventStoreClient {
     return this.#json('GET', `${streamPath(stream)}?${q}`, options.signal) as Promise<AggregateResult>;
   }
 
-  /** Every stream with its counts and offsets. */
-  async streams(options: { signal?: AbortSignal } = {}): Promise<StreamInfo[]> {
-    const body = (await this.#json('GET', '/streams', options.signal)) as { streams: StreamInfo[] };
-    return body.streams;
+  /** Every stream (whose name starts with `prefix`, when given) with its counts and offsets, by name. */
+  async streams(options: { prefix?: string; signal?: AbortSignal } = {}): Promise<StreamInfo[]> {
+    const all: StreamInfo[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const q = new URLSearchParams();
+      if (options.prefix !== undefined) q.set('prefix', options.prefix);
+      if (after !== undefined) q.set('after', after);
+      const page = (await this.#json('GET', `/streams?${q}`, options.signal)) as {
+        streams: StreamInfo[];
+        nextAfter?: string;
+      };
+      all.push(...page.streams);
+      if (page.nextAfter === undefined) return all;
+      after = page.nextAfter;
+    }
   }
 
   /** Server statistics (GET /stats). */

@@ -23,6 +23,7 @@ import { BinarySnapshotSerializer } from '../snapshots/serializer.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
 import type { JournalSyncPolicy } from '../snapshots/types.js';
 import { closeSoon } from './body.js';
+import { resolveCors } from './cors.js';
 import { ServerMetrics } from './metrics.js';
 import { HttpProblem, sendProblem } from './problem.js';
 import { handleRequest, type LiveResponse, type RouteContext } from './routes.js';
@@ -41,10 +42,13 @@ export interface ServerOptions {
   /** Require `Authorization: Bearer <token>` on every route but /health. @default env LOCKFREE_EVENTSTORE_TOKEN */
   token?: string;
   /**
-   * Lets browser pages of this origin (or `'*'`) call the server: CORS headers on every answer and
-   * `OPTIONS` preflights. @default none (same-origin pages and non-browser clients only)
+   * Lets browser pages of other origins call the server: `'*'`, one origin (`https://app.example`),
+   * or several (a comma-separated string or an array). A request from an allowed origin gets CORS
+   * headers naming its own origin (with `Vary: Origin`), and `OPTIONS` preflights are answered.
+   * Origins are checked at creation: scheme, host and optional port, no path or trailing slash.
+   * @default none (same-origin pages and non-browser clients only)
    */
-  corsOrigin?: string;
+  corsOrigin?: string | readonly string[];
   /** Events a stream holds before it evicts its oldest. @default 100_000 */
   streamCapacity?: number;
   /** Largest `?capacity=` a first append may ask for. @default max(1_000_000, streamCapacity) */
@@ -297,7 +301,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
     logger,
     metrics,
     token,
-    corsOrigin: o.corsOrigin,
+    cors: resolveCors(o.corsOrigin),
     live,
     draining: () => draining,
     snapshotsFailingForMs: () => snapshotter?.failingForMs() ?? 0,

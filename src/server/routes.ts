@@ -10,10 +10,11 @@ import { ErrorCode } from '../errors.js';
 import { stringifyJson } from '../json.js';
 import type { SnapshotterMetrics } from '../snapshots/types.js';
 import { appendFormat, drainAndClose, parseEvents, readBody } from './body.js';
+import { allowedOrigin, type CorsPolicy, variesByOrigin } from './cors.js';
 import { renderPrometheus, type ServerMetrics } from './metrics.js';
 import { HttpProblem, sendProblem, statusOf } from './problem.js';
-import { SseSubscription, writeNdjson } from './sse.js';
-import type { Stream } from './stream.js';
+import { SseSubscription, type StartAt, writeNdjson } from './sse.js';
+import type { Stream, StreamPage } from './stream.js';
 import type { AppendResult, ProducerRequest, StreamRegistry } from './stream-registry.js';
 
 /** Limits and timings the routes use (resolved server options). */
@@ -42,8 +43,8 @@ export interface RouteContext {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly token: string | undefined;
-  /** `Access-Control-Allow-Origin` value for browsers on other origins; none when undefined. */
-  readonly corsOrigin: string | undefined;
+  /** Browser origins allowed to call the server (CORS); none when undefined. */
+  readonly cors: CorsPolicy | undefined;
   readonly live: Set<LiveResponse>;
   draining(): boolean;
   /** Age of the oldest change a failed snapshot save should have persisted; 0 when none is failing. */
@@ -103,8 +104,13 @@ function header(req: IncomingMessage, name: string): string | undefined {
 function parseExpectedVersion(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const t = text.trim();
-  if (t === '-1') return -1;
-  return integerText('Expected-Version (the last offset expected, -1 for an empty stream)', t);
+  const n = Number(t);
+  if (!/^(-1|0|[1-9][0-9]*)$/.test(t) || !Number.isSafeInteger(n)) {
+    throw badRequest(
+      `Expected-Version must be an integer >= -1 (the last offset expected, -1 for an empty stream), received ${JSON.stringify(t.slice(0, 40))}`,
+    );
+  }
+  return n;
 }
 
 const PRODUCER_ID = /^[\x21-\x7e]{1,200}$/;
@@ -186,13 +192,16 @@ export async function handleRequest(
 ): Promise<void> {
   let route = 'other';
   res.on('finish', () => ctx.metrics.countRequest(route, res.statusCode));
-  if (ctx.corsOrigin !== undefined) {
-    res.setHeader('access-control-allow-origin', ctx.corsOrigin);
-    res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
-    if (ctx.corsOrigin !== '*') res.setHeader('vary', 'origin');
+  if (ctx.cors !== undefined) {
+    const allowed = allowedOrigin(ctx.cors, header(req, 'origin'));
+    if (allowed !== undefined) {
+      res.setHeader('access-control-allow-origin', allowed);
+      res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    }
+    if (variesByOrigin(ctx.cors)) res.setHeader('vary', 'origin');
   }
   try {
-    if (ctx.corsOrigin !== undefined && req.method === 'OPTIONS') {
+    if (ctx.cors !== undefined && req.method === 'OPTIONS') {
       // A CORS preflight: answered before authentication (browsers send no credentials with it).
       route = 'preflight';
       res.writeHead(204, {
@@ -234,7 +243,8 @@ export async function handleRequest(
     if (path === '/streams' || path === '/streams/') {
       route = 'streams';
       if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
-      listStreams(res, ctx);
+      onlyParams(params, ['prefix', 'limit', 'after'], 'GET /streams');
+      listStreams(res, ctx, params);
       return;
     }
     if (path === '/stats') {
@@ -268,22 +278,27 @@ export async function handleRequest(
       }
       if (method === 'POST') {
         route = 'append';
+        onlyParams(params, ['capacity'], 'an append');
         await append(req, res, ctx, validateStreamName(name), params);
       } else if (method === 'GET') {
         validateStreamName(name);
         const accept = header(req, 'accept') ?? '';
         if (params.has('aggregate')) {
           route = 'aggregate';
+          onlyParams(params, ['aggregate', 'field', 'groupBy', 'from', 'to'], 'an aggregation');
           aggregate(res, ctx, name, params);
         } else if (accept.includes('text/event-stream')) {
           route = 'subscribe';
+          onlyParams(params, ['from'], 'a subscription');
           subscribe(req, res, ctx, name, params);
         } else {
           route = 'read';
+          onlyParams(params, ['from', 'limit', 'wait'], 'a read');
           await read(res, ctx, name, params, accept.includes('application/x-ndjson'));
         }
       } else if (method === 'DELETE') {
         route = 'delete';
+        onlyParams(params, [], 'a delete');
         await remove(res, ctx, validateStreamName(name));
       } else throw methodNotAllowed('GET, HEAD, POST, DELETE');
       return;
@@ -368,6 +383,12 @@ function evicted(stream: Stream, from: number): HttpProblem {
   );
 }
 
+/** A `from` parameter: an offset, `now` (the end: only what comes next), or absent. */
+function parseFrom(text: string | null): number | 'now' | undefined {
+  if (text === 'now') return 'now';
+  return integerText('from (an offset, or now)', text);
+}
+
 async function read(
   res: ServerResponse,
   ctx: RouteContext,
@@ -375,22 +396,34 @@ async function read(
   params: URLSearchParams,
   ndjson: boolean,
 ): Promise<void> {
-  let stream = streamOrThrow(ctx, name);
-  const fromParam = integerText('from', params.get('from'));
+  const fromParam = parseFrom(params.get('from'));
   const limitParam = integerText('limit', params.get('limit'));
   const waitParam = integerText('wait', params.get('wait'));
+  let wait = Math.min(waitParam ?? 0, ctx.limits.maxWaitMs);
+  let stream = ctx.registry.get(name);
+  let page: StreamPage | undefined;
+  if (stream === undefined && wait > 0) {
+    // A long-poll on a stream that does not exist yet waits for its creation, like a tail of a new
+    // log (the rest of the wait then applies to its first events).
+    const startedAt = Date.now();
+    await longPoll(ctx, (done) => ctx.registry.whenCreated(name, done), res, wait);
+    wait = Math.max(0, wait - (Date.now() - startedAt));
+    stream = ctx.registry.get(name);
+  }
+  if (stream === undefined) {
+    throw new HttpProblem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
+  }
   const limit = Math.min(
     limitParam ?? (ndjson ? stream.capacity : ctx.limits.defaultReadLimit),
     ndjson ? stream.capacity : ctx.limits.maxReadLimit,
   );
-  const wait = Math.min(waitParam ?? 0, ctx.limits.maxWaitMs);
-  const from = fromParam ?? Math.min(stream.firstOffset, stream.committed);
+  const from =
+    fromParam === 'now' ? stream.committed : (fromParam ?? Math.min(stream.firstOffset, stream.committed));
   if (from < stream.firstOffset) throw evicted(stream, from);
-  let page = stream.read(from, limit);
+  page = stream.read(from, limit);
   if (page.events.length === 0 && wait > 0 && limit > 0) {
-    refuseIfLiveReadersFull(ctx);
-    ctx.metrics.longPolls++;
-    await waitForCommit(res, ctx, stream, from, wait).finally(() => ctx.metrics.longPolls--);
+    const s = stream;
+    await longPoll(ctx, (done) => s.onChange(() => (s.committed > from || s.deleted) && done()), res, wait);
     stream = streamOrThrow(ctx, name);
     if (from < stream.firstOffset) throw evicted(stream, from);
     page = stream.read(from, limit);
@@ -411,24 +444,36 @@ async function read(
   sendJson(res, 200, { stream: name, ...page });
 }
 
-/** Long-poll: resolves when the stream commits past `from`, is deleted, the wait ends or the server stops. */
-function waitForCommit(res: ServerResponse, ctx: RouteContext, stream: Stream, from: number, waitMs: number) {
-  return new Promise<void>((resolve) => {
-    const live: LiveResponse = { stop: () => done() };
-    const off = stream.onChange(() => {
-      if (stream.committed > from || stream.deleted) done();
+/**
+ * A long-poll's wait: resolves when `watch` calls its `done` (a commit past the reader's offset, a
+ * creation), the wait ends, the client leaves or the server stops. Counted toward `maxSubscribers`.
+ */
+async function longPoll(
+  ctx: RouteContext,
+  watch: (done: () => void) => () => void,
+  res: ServerResponse,
+  waitMs: number,
+): Promise<void> {
+  refuseIfLiveReadersFull(ctx);
+  ctx.metrics.longPolls++;
+  try {
+    await new Promise<void>((resolve) => {
+      const live: LiveResponse = { stop: () => done() };
+      const off = watch(() => done());
+      const timer = setTimeout(() => done(), waitMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        off();
+        ctx.live.delete(live);
+        res.off('close', done);
+        resolve();
+      };
+      ctx.live.add(live);
+      res.on('close', done);
     });
-    const timer = setTimeout(() => done(), waitMs);
-    const done = (): void => {
-      clearTimeout(timer);
-      off();
-      ctx.live.delete(live);
-      res.off('close', done);
-      resolve();
-    };
-    ctx.live.add(live);
-    res.on('close', done);
-  });
+  } finally {
+    ctx.metrics.longPolls--;
+  }
 }
 
 /** SSE subscriptions and waiting long-polls share `maxSubscribers`, so they cannot take every connection. */
@@ -450,22 +495,33 @@ function subscribe(
   name: string,
   params: URLSearchParams,
 ): void {
-  const stream = streamOrThrow(ctx, name);
-  const lastEventId = header(req, 'last-event-id');
+  const lastEventId = header(req, 'last-event-id')?.trim();
+  // `-1`: the subscription was announced at offset 0 (`event: start` with `id: -1`) and has not
+  // delivered an event yet.
   const resumeAfter =
-    lastEventId === undefined ? undefined : integerText('Last-Event-ID', lastEventId.trim());
-  const fromParam = integerText('from', params.get('from'));
-  const from =
-    resumeAfter !== undefined
-      ? resumeAfter + 1
-      : (fromParam ?? Math.min(stream.firstOffset, stream.committed));
-  if (from < stream.firstOffset) throw evicted(stream, from);
+    lastEventId === undefined
+      ? undefined
+      : lastEventId === '-1'
+        ? -1
+        : integerText('Last-Event-ID', lastEventId);
+  const fromParam = parseFrom(params.get('from'));
+  const start: StartAt = resumeAfter !== undefined ? resumeAfter + 1 : (fromParam ?? 'oldest');
+  // An existing stream is checked now (a clear 410 instead of an event stream that ends at once); a
+  // stream that does not exist yet is waited for by the subscription.
+  const stream = ctx.registry.get(name);
+  if (stream !== undefined && typeof start === 'number' && start < stream.firstOffset) {
+    throw evicted(stream, start);
+  }
   refuseIfLiveReadersFull(ctx);
   ctx.metrics.liveSubscribers++;
   const sub = new SseSubscription(
     res,
-    stream,
-    from,
+    {
+      name,
+      get: () => ctx.registry.get(name),
+      whenCreated: (listener) => ctx.registry.whenCreated(name, listener),
+    },
+    start,
     { heartbeatMs: ctx.limits.heartbeatMs, stallMs: ctx.limits.stallMs },
     () => {
       ctx.metrics.liveSubscribers--;
@@ -477,9 +533,15 @@ function subscribe(
   sub.start();
 }
 
+const AGGREGATE_ON = new Set(['true', '1', 'yes', 'on', '']);
+
 function aggregate(res: ServerResponse, ctx: RouteContext, name: string, params: URLSearchParams): void {
-  const flag = params.get('aggregate');
-  if (flag !== 'true' && flag !== '1' && flag !== '') throw badRequest('aggregate must be true');
+  const flag = params.get('aggregate')!.toLowerCase();
+  if (!AGGREGATE_ON.has(flag)) {
+    throw badRequest(
+      `aggregate must be true, 1, yes, on or empty to aggregate (leave it out to read events), received ${JSON.stringify(flag.slice(0, 40))}`,
+    );
+  }
   const field = parsePath('field', params.get('field'));
   if (field === undefined) throw badRequest('aggregate needs field=<numeric field of the events>');
   const groupBy = parsePath('groupBy', params.get('groupBy'));
@@ -534,8 +596,33 @@ async function remove(res: ServerResponse, ctx: RouteContext, name: string): Pro
   sendJson(res, 200, { stream: name, deleted: true, nextOffset: stream.next });
 }
 
-function listStreams(res: ServerResponse, ctx: RouteContext): void {
-  const streams = ctx.registry.list().map((s) => ({
+/** Refuses query parameters a route does not take (a misspelt `form=` would otherwise be ignored). */
+function onlyParams(params: URLSearchParams, allowed: readonly string[], what: string): void {
+  for (const key of params.keys()) {
+    if (!allowed.includes(key)) {
+      throw badRequest(
+        `unknown query parameter ${JSON.stringify(key.slice(0, 40))}; ${what} takes ${allowed.length === 0 ? 'none' : allowed.join(', ')}`,
+      );
+    }
+  }
+}
+
+/** Streams per `GET /streams` page when `limit` is not given, and at most. */
+const LIST_LIMIT = 1_000;
+
+/**
+ * `GET /streams?prefix=&limit=&after=`: the streams whose name starts with `prefix`, by name, at most
+ * `limit`, after the name `after`; `nextAfter` is the `after` of the next page (absent on the last).
+ */
+function listStreams(res: ServerResponse, ctx: RouteContext, params: URLSearchParams): void {
+  const prefix = params.get('prefix') ?? '';
+  const after = params.get('after');
+  const limit = Math.min(integerText('limit', params.get('limit')) ?? LIST_LIMIT, LIST_LIMIT);
+  if (limit === 0) throw badRequest('limit must be at least 1');
+  const matching = ctx.registry
+    .list()
+    .filter((s) => s.name.startsWith(prefix) && (after === null || s.name > after));
+  const page = matching.slice(0, limit).map((s) => ({
     name: s.name,
     capacity: s.capacity,
     count: s.committed - Math.min(s.firstOffset, s.committed),
@@ -543,7 +630,9 @@ function listStreams(res: ServerResponse, ctx: RouteContext): void {
     lastOffset: s.committed - 1,
     nextOffset: s.committed,
   }));
-  sendJson(res, 200, { streams });
+  const body: Record<string, unknown> = { streams: page };
+  if (matching.length > limit) body.nextAfter = page[page.length - 1]!.name;
+  sendJson(res, 200, body);
 }
 
 function stats(ctx: RouteContext): Record<string, unknown> {

@@ -21,17 +21,32 @@ function sseEvent(e: StoredEvent): string {
   return `id: ${e.offset}\ndata: ${stringifyJson(e)}\n\n`;
 }
 
+/** Where a subscription starts: an offset, the oldest event held, or the end (new events only). */
+export type StartAt = number | 'oldest' | 'now';
+
+/** How a subscription finds its stream, and waits for it when it does not exist yet. */
+export interface StreamSource {
+  readonly name: string;
+  get(): Stream | undefined;
+  /** Calls `listener` once when the stream is created; returns the cancel function. */
+  whenCreated(listener: () => void): () => void;
+}
+
 /**
- * Streams the acknowledged events of `stream` from offset `from` as SSE until the client leaves, the
- * stream is deleted (`event: deleted`), the reader falls behind eviction (`event: evicted`), the client
- * stalls, or `stop()` is called (server shutdown). `onEnd` runs once.
+ * Streams the acknowledged events of a stream from `start` as SSE until the client leaves, the stream
+ * is deleted (`event: deleted`), the reader falls behind eviction (`event: evicted`), the client
+ * stalls, or `stop()` is called (server shutdown). A stream that does not exist yet is waited for
+ * (heartbeats go on). Once the start offset is known it is sent as an `id: <start - 1>` block without
+ * data, so a reconnecting client resumes there. `onEnd` runs once.
  */
 export class SseSubscription {
   readonly #res: ServerResponse;
-  readonly #stream: Stream;
+  readonly #source: StreamSource;
+  #stream: Stream | undefined;
+  readonly #start: StartAt;
   readonly #options: LiveOptions;
   readonly #onEnd: () => void;
-  #cursor: number;
+  #cursor = 0;
   #paused = false;
   #ended = false;
   #unsubscribe: () => void = () => {};
@@ -40,10 +55,16 @@ export class SseSubscription {
   /** Events written (for metrics). */
   sent = 0;
 
-  constructor(res: ServerResponse, stream: Stream, from: number, options: LiveOptions, onEnd: () => void) {
+  constructor(
+    res: ServerResponse,
+    source: StreamSource,
+    start: StartAt,
+    options: LiveOptions,
+    onEnd: () => void,
+  ) {
     this.#res = res;
-    this.#stream = stream;
-    this.#cursor = from;
+    this.#source = source;
+    this.#start = start;
     this.#options = options;
     this.#onEnd = onEnd;
   }
@@ -55,13 +76,36 @@ export class SseSubscription {
       'cache-control': 'no-store',
       'x-accel-buffering': 'no',
     });
-    res.write(`retry: 1000\n: stream ${this.#stream.name} from ${this.#cursor}\n\n`);
+    res.write(`retry: 1000\n: stream ${this.#source.name}\n\n`);
     res.on('close', () => this.#finish());
-    this.#unsubscribe = this.#stream.onChange(() => this.#pump());
     this.#heartbeat = setInterval(() => {
       if (!this.#paused && !this.#ended) this.#res.write(': ping\n\n');
     }, this.#options.heartbeatMs);
     this.#heartbeat.unref();
+    this.#attach();
+  }
+
+  /** Finds the stream (or waits for it), fixes the start offset, and starts pumping. */
+  #attach(): void {
+    if (this.#ended) return;
+    const stream = this.#source.get();
+    if (stream === undefined) {
+      this.#res.write(`: waiting for stream ${this.#source.name} to be created\n\n`);
+      this.#unsubscribe = this.#source.whenCreated(() => this.#attach());
+      return;
+    }
+    this.#stream = stream;
+    const start = this.#start;
+    this.#cursor =
+      start === 'now'
+        ? stream.committed
+        : start === 'oldest'
+          ? Math.min(stream.firstOffset, stream.committed)
+          : start;
+    // An id without data dispatches nothing but sets the client's last event id: a reconnect
+    // (EventSource's own too) resumes exactly here, whatever `from` said (`now`, the oldest held).
+    this.#res.write(`: from ${this.#cursor}\nid: ${this.#cursor - 1}\n\n`);
+    this.#unsubscribe = stream.onChange(() => this.#pump());
     this.#pump();
   }
 
@@ -84,6 +128,7 @@ export class SseSubscription {
 
   #pumpUnsafe(): void {
     const stream = this.#stream;
+    if (stream === undefined) return;
     while (!this.#ended && !this.#paused) {
       if (stream.deleted) {
         this.#res.end(`event: deleted\ndata: ${JSON.stringify({ stream: stream.name })}\n\n`);

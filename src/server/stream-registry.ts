@@ -116,6 +116,8 @@ export class StreamRegistry {
   #opsApplied = 0;
   /** Sum of every live stream's held charges. */
   #heldBytes = 0;
+  /** Readers waiting for a stream of that name to be created. */
+  readonly #creationWaiters = new Map<string, Set<() => void>>();
   readonly #tombstonesPerShard: number;
   /** Producer dedupe entries dropped because a stream had `maxProducersPerStream` producers. */
   producersEvicted = 0;
@@ -150,6 +152,21 @@ export class StreamRegistry {
   /** The live stream of that name, if any. */
   get(name: string): Stream | undefined {
     return this.#shards[partitionForKey(name, this.#shards.length)]!.streams.get(name);
+  }
+
+  /**
+   * Calls `listener` once when a stream named `name` is created (by its first append or a restore).
+   * Returns the function that cancels the wait.
+   */
+  whenCreated(name: string, listener: () => void): () => void {
+    let waiters = this.#creationWaiters.get(name);
+    if (waiters === undefined) this.#creationWaiters.set(name, (waiters = new Set()));
+    waiters.add(listener);
+    return () => {
+      waiters.delete(listener);
+      if (waiters.size === 0 && this.#creationWaiters.get(name) === waiters)
+        this.#creationWaiters.delete(name);
+    };
   }
 
   /** Every live stream, by name. */
@@ -306,6 +323,14 @@ export class StreamRegistry {
         else this.#streamCount++;
         shard.streams.set(op.s, new Stream(op.s, op.cap, shardIndex, op.next));
         shard.tombstones.delete(op.s);
+        const waiters = this.#creationWaiters.get(op.s);
+        if (waiters !== undefined) {
+          // After this step: a waiter never runs in the middle of an append.
+          this.#creationWaiters.delete(op.s);
+          queueMicrotask(() => {
+            for (const w of waiters) w();
+          });
+        }
         return;
       }
       case 'append': {

@@ -35,8 +35,9 @@ export async function spawnServer(args: string[], wrapper: string[] = []): Promi
         resolve(m[1]!);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    // The banner goes to stderr (stdout carries only the JSON log).
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code}: ${output}`));

@@ -158,7 +158,7 @@ const malformedOther: fc.Arbitrary<FuzzRequest> = fc.oneof(
       name: validName,
       query: fc.constantFrom(
         'aggregate=true',
-        'aggregate=yes&field=v',
+        'aggregate=no&field=v',
         'aggregate=true&field=',
         'aggregate=true&field=v&from=tomorrow',
         'aggregate=true&field=v&to=1e3',
