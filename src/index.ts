@@ -40,6 +40,8 @@ export type {
 export type { ErrorCodeValue } from './errors.js';
 export { ErrorCode, EventStoreError } from './errors.js';
 export { backoffDelayMs, MAX_BACKOFF_DELAY_MS } from './snapshots/backoff.js';
+export type { BinarySnapshotSerializerOptions } from './snapshots/binary-serializer.js';
+export { BinarySnapshotSerializer } from './snapshots/binary-serializer.js';
 export { JsonEventCodec, V8EventCodec } from './snapshots/codecs.js';
 export type {
   ColumnarImageColumn,
@@ -49,8 +51,6 @@ export type {
 export { ColumnarSnapshotSerializer } from './snapshots/columnar-serializer.js';
 export type { FileSystemSnapshotStoreOptions } from './snapshots/file-system-snapshot-store.js';
 export { FileSystemSnapshotStore } from './snapshots/file-system-snapshot-store.js';
-export type { BinarySnapshotSerializerOptions } from './snapshots/serializer.js';
-export { BinarySnapshotSerializer } from './snapshots/serializer.js';
 export { Snapshotter } from './snapshots/snapshotter.js';
 export type {
   EventCodec,

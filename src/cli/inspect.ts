@@ -3,17 +3,17 @@
 // ops), also the stream events and streams the ops hold. Pure reporting; never modifies the file.
 
 import { readFile } from 'node:fs/promises';
+import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { JsonEventCodec } from '../snapshots/codecs.js';
 import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal.js';
 import {
-  BinarySnapshotSerializer,
   DEFAULT_MAX_PAYLOAD_BYTES,
   decodeSnapshotHeader,
   FLAG_COLUMNAR,
   FLAG_GZIP,
   readSnapshotPayload,
   SNAPSHOT_MAGIC,
-} from '../snapshots/serializer.js';
+} from '../snapshots/snapshot-file.js';
 import { describeFsError, type Output } from './arguments.js';
 import { isShardOp, journaledOpsContent, shardSnapshotContent } from './shard-ops.js';
 

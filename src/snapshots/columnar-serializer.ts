@@ -31,7 +31,7 @@ import {
   openSnapshotFile,
   resolveSnapshotFileOptions,
   type SnapshotFileOptions,
-} from './serializer.js';
+} from './snapshot-file.js';
 import type { EventCodec, PartitionState, SnapshotSerializer } from './types.js';
 
 const gzipAsync = promisify(gzip);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BinarySnapshotSerializer, ErrorCode, JsonEventCodec, V8EventCodec } from '../../src/index.ts';
-import { decodeSnapshotHeader, SNAPSHOT_HEADER_BYTES } from '../../src/snapshots/serializer.ts';
+import { decodeSnapshotHeader, SNAPSHOT_HEADER_BYTES } from '../../src/snapshots/snapshot-file.ts';
 import type { PartitionState } from '../../src/snapshots/types.ts';
 import { mulberry32 } from '../helpers/random.ts';
 
