@@ -90,10 +90,20 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class EventStoreError extends Error {
   /** Stable machine-readable code, one of {@link ErrorCode}. */
   readonly code: ErrorCodeValue;
+  /**
+   * Facts of the case a program can act on, e.g. `{ currentVersion: 41 }` for a wrong expected
+   * version (the server sends them as members of its problem answer). @default {}
+   */
+  readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: ErrorCodeValue,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.details = options?.details ?? {};
   }
 
   override get name(): string {

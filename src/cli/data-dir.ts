@@ -10,12 +10,13 @@
 
 import { stat } from 'node:fs/promises';
 import { ErrorCode, EventStoreError } from '../errors.js';
-import type { ShardOp, StreamRegistry } from '../server/stream-registry.js';
+import { fromRecord, type ShardOp } from '../server/streams/shard-ops.js';
+import type { StreamRegistry } from '../server/streams/stream-registry.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
 import { type ParsedSegment, parseSegment } from '../snapshots/journal.js';
 import { describeFsError } from './arguments.js';
-import { isShardOp, offlineRegistry } from './shard-ops.js';
+import { offlineRegistry, toShardOps } from './shard-ops.js';
 
 /** A data directory as read: its streams (in `registry`) and what the read found on the way. */
 export interface DataDirView {
@@ -123,8 +124,7 @@ async function read(files: FileSystemSnapshotStore): Promise<DataDirView> {
       if (r.type !== 'append' || r.partition >= shards || broken.has(r.partition)) continue;
       let outcome: 'applied' | 'skipped' | 'gap';
       try {
-        const op = serializer.codec.decode(r.event);
-        if (!isShardOp(op)) throw corrupt('it is not a server shard op');
+        const op = fromRecord(serializer.codec.decode(r.event));
         outcome = target.replayAppend(r.partition, r.sequence, op);
       } catch (err) {
         problems.push(
@@ -182,11 +182,11 @@ async function newestSnapshot(
       }
       try {
         const state = await serializer.deserialize(bytes);
-        const ops = state.events;
         if (state.partition !== shard || state.version !== meta.version) {
           throw corrupt(`it holds shard ${state.partition} version ${state.version}`);
         }
-        if (!ops.every(isShardOp)) throw corrupt('it holds events that are not server shard ops');
+        const ops = toShardOps(state.events);
+        if (ops === undefined) throw corrupt('it holds events that are not server shard ops');
         return { file, partitions: state.partitions, version: state.version, ops };
       } catch (err) {
         reject(shard, meta.version, file, (err as Error).message);

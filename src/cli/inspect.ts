@@ -15,7 +15,7 @@ import {
   SNAPSHOT_MAGIC,
 } from '../snapshots/snapshot-file.js';
 import { describeFsError, type Output } from './arguments.js';
-import { isShardOp, journaledOpsContent, shardSnapshotContent } from './shard-ops.js';
+import { journaledOpsContent, shardSnapshotContent, toShardOps } from './shard-ops.js';
 
 /** The report of one inspected file. `valid` is the verdict. */
 export interface InspectReport {
@@ -150,8 +150,8 @@ async function serverShardSnapshot(bytes: Uint8Array): Promise<Record<string, un
   } catch {
     return undefined; // another codec or schema: a library snapshot, reported by its header alone
   }
-  const ops = state.events;
-  if (ops.length === 0 || !ops.every(isShardOp)) return undefined;
+  const ops = toShardOps(state.events);
+  if (ops === undefined || ops.length === 0) return undefined;
   const { streams, events } = shardSnapshotContent(state.partition, state.partitions, state.version, ops);
   return { content: 'server shard: count is ops, not events', ops: ops.length, streams, events };
 }
@@ -161,16 +161,17 @@ function serverShardJournal(
   records: ReturnType<typeof parseSegment>['records'],
 ): Record<string, unknown> | undefined {
   const codec = new JsonEventCodec<unknown>();
-  const ops: unknown[] = [];
+  const values: unknown[] = [];
   for (const r of records) {
     if (r.type !== 'append') return undefined;
     try {
-      ops.push(codec.decode(r.event));
+      values.push(codec.decode(r.event));
     } catch {
       return undefined;
     }
   }
-  if (ops.length === 0 || !ops.every(isShardOp)) return undefined;
+  const ops = toShardOps(values);
+  if (ops === undefined || ops.length === 0) return undefined;
   const { events, streams } = journaledOpsContent(ops);
   return { content: 'server shard ops: append counts ops, not events', events, streams };
 }

@@ -8,7 +8,7 @@
 
 import { parseArgs } from 'node:util';
 import { EventStoreError } from '../errors.js';
-import { createServer, type ServerOptions } from '../server/create-server.js';
+import { createServer, type ServerOptions } from '../server/index.js';
 import { integerArg, type Output, UsageError, usageMessage } from './arguments.js';
 import { runDataCommand } from './data.js';
 import { runInspect } from './inspect.js';

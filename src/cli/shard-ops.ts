@@ -3,19 +3,19 @@
 // through the registry's snapshot target, the same restore and replay the server runs at boot.
 // Nothing here touches a file.
 
-import { type ShardOp, StreamRegistry } from '../server/stream-registry.js';
-
-const OP_KINDS = new Set(['create', 'append', 'batch', 'producers', 'delete', 'tomb']);
+import { fromRecord, type ShardOp } from '../server/streams/shard-ops.js';
+import { StreamRegistry } from '../server/streams/stream-registry.js';
 
 /**
- * Whether a decoded event has the shape of a shard op: a known kind `k` and a stream name `s`, or a
- * tombstone floor (`floor`, with its bucket `b`).
+ * The shard ops of decoded snapshot or journal events (the records of the server's shard-op codec),
+ * or `undefined` when any of them is not one.
  */
-export function isShardOp(value: unknown): value is ShardOp {
-  if (typeof value !== 'object' || value === null) return false;
-  const op = value as { k?: unknown; s?: unknown; b?: unknown };
-  if (op.k === 'floor') return typeof op.b === 'number';
-  return typeof op.k === 'string' && OP_KINDS.has(op.k) && typeof op.s === 'string';
+export function toShardOps(values: readonly unknown[]): ShardOp[] | undefined {
+  try {
+    return values.map(fromRecord);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -55,10 +55,10 @@ export function journaledOpsContent(ops: readonly ShardOp[]): { events: number; 
   let events = 0;
   const streams = new Set<string>();
   for (const op of ops) {
-    if (op.k === 'floor') continue;
-    streams.add(op.s);
-    if (op.k === 'batch') events += op.d.length;
-    else if (op.k === 'append') events += op.ev.length;
+    if (op.kind === 'floor') continue;
+    streams.add(op.stream);
+    if (op.kind === 'batch') events += op.data.length;
+    else if (op.kind === 'events') events += op.events.length;
   }
   return { events, streams: streams.size };
 }

@@ -3,6 +3,7 @@
 // apart from idempotent producers, whose per-stream sequence numbers live in the producer object.
 
 import { ErrorCode, EventStoreError } from '../errors.js';
+import type { AggregateResult, AppendResult, StoredEvent, StreamInfo, StreamList } from '../protocol.js';
 import { EventStoreHttpError, errorFromResponse, networkError } from './errors.js';
 
 /** Options of {@link EventStoreClient}. */
@@ -13,23 +14,8 @@ export interface EventStoreClientOptions {
   fetch?: typeof fetch;
 }
 
-/** A stored event. */
-export interface StreamEvent<T = unknown> {
-  offset: number;
-  /** Server receive time, epoch ms. */
-  timestamp: number;
-  data: T;
-}
-
-/** The acknowledgement of an append. */
-export interface AppendResult {
-  stream: string;
-  firstOffset: number;
-  lastOffset: number;
-  count: number;
-  /** Present on an idempotent producer retry that the server had already stored. */
-  duplicate?: boolean;
-}
+/** A stored event, as a read or a subscription yields it. */
+export type StreamEvent<T = unknown> = StoredEvent<T>;
 
 export interface AppendOptions {
   /** Last offset the stream must have (-1: empty); otherwise 409 ES_ERR_WRONG_EXPECTED_VERSION. */
@@ -71,28 +57,6 @@ export interface AggregateOptions {
   from?: number | Date | string;
   to?: number | Date | string;
   signal?: AbortSignal;
-}
-
-export interface FieldAggregate {
-  count: number;
-  sum: number;
-  min: number | null;
-  max: number | null;
-  average: number | null;
-}
-
-export interface AggregateResult extends FieldAggregate {
-  stream: string;
-  groups: Record<string, FieldAggregate>;
-}
-
-export interface StreamInfo {
-  name: string;
-  capacity: number;
-  count: number;
-  firstOffset: number;
-  lastOffset: number;
-  nextOffset: number;
 }
 
 export interface ProducerOptions {
@@ -347,10 +311,7 @@ export class EventStoreClient {
       const q = new URLSearchParams();
       if (options.prefix !== undefined) q.set('prefix', options.prefix);
       if (after !== undefined) q.set('after', after);
-      const page = (await this.#json('GET', `/streams?${q}`, options.signal)) as {
-        streams: StreamInfo[];
-        nextAfter?: string;
-      };
+      const page = (await this.#json('GET', `/streams?${q}`, options.signal)) as StreamList;
       all.push(...page.streams);
       if (page.nextAfter === undefined) return all;
       after = page.nextAfter;

@@ -2,19 +2,24 @@
 
 export type { ErrorCodeValue } from '../errors.js';
 export { ErrorCode, EventStoreError } from '../errors.js';
+export type {
+  AggregateResult,
+  AppendResult,
+  FieldAggregate,
+  StoredEvent,
+  StreamInfo,
+  StreamList,
+  StreamPage,
+} from '../protocol.js';
 export { EventStoreHttpError } from './errors.js';
 export type {
   AggregateOptions,
-  AggregateResult,
   AppendOptions,
-  AppendResult,
   EventStoreClientOptions,
-  FieldAggregate,
   IdempotentProducer,
   ProducerOptions,
   ReadOptions,
   StreamEvent,
-  StreamInfo,
   SubscribeOptions,
 } from './event-store-client.js';
 export { EventStoreClient } from './event-store-client.js';

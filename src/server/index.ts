@@ -1,9 +1,12 @@
-// Entry point of `lockfree-eventstore/server`: the HTTP service (see docs/http-api.md).
+// Entry point of `lockfree-eventstore/server`: the HTTP service (see docs/http-api.md). Exports the
+// server, its options and the types of what it hands out; the stream internals stay inside.
 
-export type { EventStoreServer, ServerOptions } from './create-server.js';
+export type { AppendResult, FieldAggregate, StoredEvent, StreamPage } from '../protocol.js';
+export type { EventStoreServer } from './create-server.js';
 export { createServer } from './create-server.js';
-export { STATUS_BY_CODE } from './problem.js';
-export type { FieldAggregate, ProducerState, StoredEvent, StreamPage } from './stream.js';
-export { PRODUCER_WINDOW, Stream } from './stream.js';
-export type { AppendResult, ShardOp } from './stream-registry.js';
-export { StreamRegistry } from './stream-registry.js';
+export { STATUS_BY_CODE } from './http/problem.js';
+export type { ServerOptions } from './server-options.js';
+export type { ProducerState } from './streams/producers.js';
+export type { ShardOp } from './streams/shard-ops.js';
+export type { Stream } from './streams/stream.js';
+export type { StreamRegistry } from './streams/stream-registry.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCode, EventStoreError } from '../../src/errors.ts';
-import { HttpProblem, problemBody, STATUS_BY_CODE } from '../../src/server/problem.ts';
+import { problem, problemBody, STATUS_BY_CODE } from '../../src/server/http/problem.ts';
 
 const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
 
@@ -40,7 +40,7 @@ describe('error mapping', () => {
   });
 
   it('carries the code, detail and extra members of a problem', () => {
-    const body = problemBody(new HttpProblem(ErrorCode.OFFSET_EVICTED, 'gone', { firstOffset: 7 }));
+    const body = problemBody(problem(ErrorCode.OFFSET_EVICTED, 'gone', { firstOffset: 7 }));
     assert.deepEqual(body, {
       type: 'urn:lockfree-eventstore:error:ES_ERR_OFFSET_EVICTED',
       title: 'Gone',

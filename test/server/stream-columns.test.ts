@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type FieldAggregate, type StoredEvent, Stream } from '../../src/server/stream.ts';
-import { fieldOf } from '../../src/server/stream-columns.ts';
+import type { FieldAggregate, StoredEvent } from '../../src/protocol.ts';
+import { Stream } from '../../src/server/streams/stream.ts';
+import { fieldOf } from '../../src/server/streams/stream-columns.ts';
 
 const FIELDS = ['v', 'w', 'n.x', 'n.y', 'a', 'b', 'c', 'd', 'e', 'f'];
 const KEYS = ['g', 'h', 'n.k', 'v'];

@@ -3,16 +3,10 @@
 // the caller answers 413 and closes the connection.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { ErrorCode } from '../errors.js';
-import { checkJsonText } from '../json.js';
-import { HttpProblem } from './problem.js';
-
-/** Ends a socket after what it has to write, and destroys it a second later whatever the peer does. */
-export function closeSoon(socket: Socket): void {
-  socket.end();
-  setTimeout(() => socket.destroy(), 1_000).unref();
-}
+import { ErrorCode } from '../../errors.js';
+import { checkJsonText } from '../../json.js';
+import { closeSoon } from './connections.js';
+import { problem } from './problem.js';
 
 /** Bytes of a refused body read and dropped after the 413 (so the client, done sending, reads it). */
 function drainLimit(maxBytes: number): number {
@@ -56,8 +50,8 @@ export function drainAndClose(req: IncomingMessage, res: ServerResponse, maxByte
  * {@link drainAndClose}s the connection.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const tooLarge = (): HttpProblem =>
-    new HttpProblem(ErrorCode.PAYLOAD_TOO_LARGE, `the request body is larger than ${maxBytes} bytes`, {
+  const tooLarge = (): Error =>
+    problem(ErrorCode.PAYLOAD_TOO_LARGE, `the request body is larger than ${maxBytes} bytes`, {
       maxBodyBytes: maxBytes,
     });
   const declared = req.headers['content-length'];
@@ -88,9 +82,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     const onEnd = (): void => finish(undefined, Buffer.concat(chunks, received));
     // The client left mid-body: nothing was appended and nobody reads the answer.
     const onError = (err: Error): void =>
-      finish(new HttpProblem(ErrorCode.BAD_REQUEST, `the request body was not received: ${err.message}`));
-    const onAborted = (): void =>
-      finish(new HttpProblem(ErrorCode.BAD_REQUEST, 'the client aborted the request'));
+      finish(problem(ErrorCode.BAD_REQUEST, `the request body was not received: ${err.message}`));
+    const onAborted = (): void => finish(problem(ErrorCode.BAD_REQUEST, 'the client aborted the request'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
@@ -112,7 +105,7 @@ export function appendFormat(header: string | undefined): AppendFormat {
   const type = mediaType(header);
   if (type === 'application/json') return 'json';
   if (type === 'application/x-ndjson' || type === 'application/ndjson') return 'ndjson';
-  throw new HttpProblem(
+  throw problem(
     ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     `appends take Content-Type application/json or application/x-ndjson, received ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))}`,
   );
@@ -124,7 +117,7 @@ function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new HttpProblem(ErrorCode.INVALID_JSON, `${where} is not valid JSON: ${(err as Error).message}`);
+    throw problem(ErrorCode.INVALID_JSON, `${where} is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -152,9 +145,9 @@ export function parseEvents(body: Buffer, format: AppendFormat, maxJsonDepth: nu
   try {
     text = utf8.decode(body);
   } catch {
-    throw new HttpProblem(ErrorCode.INVALID_JSON, 'the request body is not valid UTF-8');
+    throw problem(ErrorCode.INVALID_JSON, 'the request body is not valid UTF-8');
   }
-  if (text.trim() === '') throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the request body is empty');
+  if (text.trim() === '') throw problem(ErrorCode.BAD_REQUEST, 'the request body is empty');
   if (format === 'json') {
     const value = parseJson(text, 'the request body');
     // The decoder dropped a byte-order mark from `text`; the bytes must lose it too to stay JSON.
@@ -168,7 +161,7 @@ export function parseEvents(body: Buffer, format: AppendFormat, maxJsonDepth: nu
     );
     if (!Array.isArray(value))
       return { events: [value], heapBytes, json: Buffer.concat([OPEN, json, CLOSE]) };
-    if (value.length === 0) throw new HttpProblem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
+    if (value.length === 0) throw problem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
     return { events: value, heapBytes, json };
   }
   const events: unknown[] = [];

@@ -2,7 +2,7 @@
 // answered with the one origin of the request that matches (browsers accept exactly one), with
 // `Vary: Origin` so caches keep the answers apart. Validated once, at createServer.
 
-import { invalidArg } from '../errors.js';
+import { invalidArg } from '../../errors.js';
 
 /** The resolved `corsOrigin` option. */
 export type CorsPolicy =

@@ -4,8 +4,9 @@
 // so a connection never buffers more than one chunk beyond the socket.
 
 import type { ServerResponse } from 'node:http';
-import { stringifyJson } from '../json.js';
-import type { StoredEvent, Stream } from './stream.js';
+import { stringifyJson } from '../../json.js';
+import type { StoredEvent } from '../../protocol.js';
+import type { Stream } from '../streams/stream.js';
 
 /** Events read from the ring per chunk. */
 const CHUNK_EVENTS = 500;

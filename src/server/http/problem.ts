@@ -1,8 +1,9 @@
 // Errors on the wire: the one table from error code to HTTP status, and the RFC 9457
-// `application/problem+json` body every error response carries. Pure functions; no state.
+// `application/problem+json` body every error response carries, built from a domain error's code,
+// message and details. The only place that turns errors into HTTP. Pure functions; no state.
 
 import type { ServerResponse } from 'node:http';
-import { ErrorCode, type ErrorCodeValue, EventStoreError } from '../errors.js';
+import { ErrorCode, type ErrorCodeValue, EventStoreError } from '../../errors.js';
 
 /** HTTP status of every code the server answers with. Codes not listed answer 500. */
 export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> = {
@@ -47,22 +48,11 @@ const TITLES: Record<number, string> = {
   507: 'Insufficient Storage',
 };
 
-/** An error answered as a problem: a code, a detail message, and extra members for the body. */
-export class HttpProblem extends EventStoreError {
-  readonly extra: Readonly<Record<string, unknown>>;
-  readonly headers: Readonly<Record<string, string>>;
-
-  constructor(
-    code: ErrorCodeValue,
-    detail: string,
-    extra: Record<string, unknown> = {},
-    headers: Record<string, string> = {},
-  ) {
-    super(code, detail);
-    this.extra = extra;
-    this.headers = headers;
-  }
-}
+/**
+ * Details of a domain error that become response headers instead of problem members:
+ * `retryAfterSeconds` -> `Retry-After` (a passing condition), `allow` -> `Allow` (405).
+ */
+const HEADER_DETAILS = new Set(['retryAfterSeconds', 'allow']);
 
 /** Status of an error: its code's status, 500 for anything else. */
 export function statusOf(err: unknown): number {
@@ -70,20 +60,44 @@ export function statusOf(err: unknown): number {
   return 500;
 }
 
-/** The problem body of an error. Unexpected errors are reported without internals. */
+/** A known error (one the table maps), or undefined for anything unexpected. */
+function known(err: unknown): EventStoreError | undefined {
+  return err instanceof EventStoreError && STATUS_BY_CODE[err.code] !== undefined ? err : undefined;
+}
+
+/**
+ * The problem body of an error: its code, message and details (but those that become headers).
+ * Unexpected errors are reported without internals.
+ */
 export function problemBody(err: unknown): Record<string, unknown> {
   const status = statusOf(err);
-  const known = err instanceof EventStoreError && STATUS_BY_CODE[err.code] !== undefined;
-  const code = known ? (err as EventStoreError).code : ErrorCode.INTERNAL;
-  const detail = known ? (err as Error).message : 'unexpected server error; see the server log';
-  return {
-    type: `urn:lockfree-eventstore:error:${code}`,
+  const e = known(err);
+  const body: Record<string, unknown> = {
+    type: `urn:lockfree-eventstore:error:${e?.code ?? ErrorCode.INTERNAL}`,
     title: TITLES[status] ?? 'Error',
     status,
-    detail,
-    code,
-    ...(err instanceof HttpProblem ? err.extra : {}),
+    detail: e?.message ?? 'unexpected server error; see the server log',
+    code: e?.code ?? ErrorCode.INTERNAL,
   };
+  if (e !== undefined) {
+    for (const [key, value] of Object.entries(e.details)) if (!HEADER_DETAILS.has(key)) body[key] = value;
+  }
+  return body;
+}
+
+/** The response headers an error's details call for. */
+function problemHeaders(err: unknown): Record<string, string> {
+  const e = known(err);
+  if (e === undefined) return {};
+  const headers: Record<string, string> = {};
+  const d = e.details;
+  if (d.retryAfterSeconds !== undefined) headers['retry-after'] = String(d.retryAfterSeconds);
+  if (d.allow !== undefined) headers.allow = String(d.allow);
+  if (e.code === ErrorCode.WRONG_EXPECTED_VERSION && d.currentVersion !== undefined) {
+    headers['es-current-version'] = String(d.currentVersion);
+  }
+  if (e.code === ErrorCode.UNAUTHORIZED) headers['www-authenticate'] = 'Bearer';
+  return headers;
 }
 
 /** Writes `err` as an `application/problem+json` response (when no header was sent yet). */
@@ -99,10 +113,19 @@ export function sendProblem(res: ServerResponse, err: unknown, closeConnection =
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(payload),
     'cache-control': 'no-store',
-    ...(err instanceof HttpProblem ? err.headers : {}),
+    ...problemHeaders(err),
   };
   if (closeConnection) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(payload);
   return status;
+}
+
+/** A domain error of `code` with `details` (members of the problem, or headers, see above). */
+export function problem(
+  code: ErrorCodeValue,
+  message: string,
+  details: Record<string, unknown> = {},
+): EventStoreError {
+  return new EventStoreError(code, message, { details });
 }

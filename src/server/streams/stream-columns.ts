@@ -6,7 +6,7 @@
 // JSON object again. Owned by the server's thread. Events never change once stored, so a cached slot is
 // valid until the ring reuses it, and only offsets the stream still holds are ever read.
 
-import type { FieldAggregate, StoredEvent } from './stream.js';
+import type { FieldAggregate, StoredEvent } from '../../protocol.js';
 
 /** Reads a dotted path (`a.b`) of an event's data. */
 export function fieldOf(data: unknown, path: readonly string[]): unknown {

@@ -1,50 +1,29 @@
 // The server's streams, grouped into a fixed number of shards (stream -> shard by a stable name
 // hash), and the SnapshotTarget that lets the generic Snapshotter persist them: a shard's state is a
-// list of JSON ops (create, append, producers, tombstone) replayed on restore, and every change is one
-// journaled op. An append request is journaled as a `batch` op whose data array is the request body's
-// own JSON text, spliced into the record instead of being serialised again. Owned by the server's
-// thread: appends, deletes and captures are synchronous steps, so a capture is an exact prefix of the
-// shard's op history.
+// list of ops (shard-ops.ts) replayed on restore, and every change is one journaled op, applied by the
+// one `#apply` that restore and replay use too. Owned by the server's thread: appends, deletes and
+// captures are synchronous steps, so a capture is an exact prefix of the shard's op history. Refusals
+// are domain errors (EventStoreError with a code and details); the HTTP layer maps them.
 
-import { hashString, partitionForKey } from '../core/partitioner.js';
-import { ErrorCode, EventStoreError } from '../errors.js';
-import { checkJsonText, stringifyJson } from '../json.js';
-import type { JournalHook, SnapshotTarget } from '../snapshots/snapshotter.js';
+import { hashString, partitionForKey } from '../../core/partitioner.js';
+import { ErrorCode, EventStoreError } from '../../errors.js';
+import { checkJsonText, stringifyJson } from '../../json.js';
+import type { AppendResult, StoredEvent } from '../../protocol.js';
+import type { JournalHook, SnapshotTarget } from '../../snapshots/snapshotter.js';
 import { EVENT_OVERHEAD_BYTES } from './held-bytes.js';
-import { HttpProblem } from './problem.js';
-import { PRODUCER_WINDOW, type ProducerAck, type ProducerState, type StoredEvent, Stream } from './stream.js';
+import {
+  checkProducer,
+  copyProducers,
+  type ProducerRequest,
+  recordProducer,
+  trimProducers,
+} from './producers.js';
+import { checkShardOps, encodeBatchWithJson, type ShardOp } from './shard-ops.js';
+import { Stream } from './stream.js';
 
-/** One change of a shard, as journaled and as captured in a snapshot. JSON-compatible. */
-export type ShardOp =
-  | { k: 'create'; s: string; cap: number; next: number }
-  /** Held events of a snapshot, with the memory charge `c` of each. */
-  | { k: 'append'; s: string; ev: StoredEvent[]; p?: ProducerOp; c?: number[] }
-  /**
-   * One append request: events `o`, `o + 1`, … with one receive time `t` and data values `d`, each
-   * charged `b` bytes against the memory budget.
-   */
-  | { k: 'batch'; s: string; o: number; t: number; p?: ProducerOp; b?: number; d: unknown[] }
-  | { k: 'producers'; s: string; list: [string, ProducerState][] }
-  | { k: 'delete'; s: string }
-  | { k: 'tomb'; s: string; next: number }
-  /** Tombstones folded into a floor: a new stream whose name hashes to bucket `b` starts at `next`. */
-  | { k: 'floor'; b: number; next: number };
-
-/** The producer state an append op records. */
-interface ProducerOp {
-  id: string;
-  epoch: number;
-  ack: ProducerAck;
-}
-
-/** Identity of an idempotent producer request. */
-export interface ProducerRequest {
-  id: string;
-  epoch: number;
-  seq: number;
-}
-
+/** An append request, as the registry validates it. */
 export interface AppendRequest {
+  /** Last offset the stream must have (-1: none ever appended). */
   expectedVersion?: number | undefined;
   producer?: ProducerRequest | undefined;
   /** CRC-32 of the body (compared on producer retries; unused without a producer). */
@@ -64,14 +43,6 @@ export interface AppendRequest {
    * again. Must parse to exactly the values given.
    */
   json?: Uint8Array | undefined;
-}
-
-export interface AppendResult {
-  stream: string;
-  firstOffset: number;
-  lastOffset: number;
-  count: number;
-  duplicate?: true;
 }
 
 export interface StreamRegistryOptions {
@@ -105,8 +76,24 @@ function floorBucket(name: string): number {
   return hashString(`floor:${name}`) % FLOOR_BUCKETS;
 }
 
-/** Events per `append` op in a snapshot capture (keeps each encoded op small). */
+/** Events per `events` op in a snapshot capture (keeps each encoded op small). */
 const CAPTURE_CHUNK = 1000;
+
+/** The memory charge of an event known only by its value (ops journaled before charges were recorded). */
+function chargeOf(data: unknown): number {
+  return (
+    checkJsonText(Buffer.from(stringifyJson(data)), Number.POSITIVE_INFINITY, 'an event') +
+    EVENT_OVERHEAD_BYTES
+  );
+}
+
+/** An internal invariant broke (an op for a stream that is not there): never a client's doing. */
+function missing(kind: string, name: string): EventStoreError {
+  return new EventStoreError(
+    ErrorCode.INVALID_STATE,
+    `${kind} op for the missing stream ${JSON.stringify(name)}`,
+  );
+}
 
 export class StreamRegistry {
   readonly options: Readonly<StreamRegistryOptions>;
@@ -184,8 +171,11 @@ export class StreamRegistry {
   }
 
   /**
-   * Validates and applies an append in one synchronous step (journaled when persistence is on).
-   * Throws an HttpProblem for a conflict or a limit; a producer retry returns the original result.
+   * Validates and applies an append in one synchronous step (journaled when persistence is on). A
+   * producer retry returns the original result (`duplicate`). Throws ES_ERR_PRODUCER_FENCED,
+   * ES_ERR_PRODUCER_SEQUENCE, ES_ERR_IDEMPOTENCY_CONFLICT, ES_ERR_WRONG_EXPECTED_VERSION
+   * (`currentVersion`), ES_ERR_BAD_REQUEST (a batch larger than the stream), ES_ERR_LIMIT_EXCEEDED
+   * (`maxStreams`) or ES_ERR_INSUFFICIENT_STORAGE (the memory budget), changing nothing.
    */
   append(name: string, data: readonly unknown[], req: AppendRequest): AppendResult {
     const shardIndex = partitionForKey(name, this.#shards.length);
@@ -194,63 +184,30 @@ export class StreamRegistry {
     const producer = req.producer;
     let fresh = false;
     if (producer !== undefined) {
-      const state = existing?.producers.get(producer.id);
-      if (state === undefined || producer.epoch > state.epoch) fresh = true;
-      else if (producer.epoch < state.epoch) {
-        throw new HttpProblem(
-          ErrorCode.PRODUCER_FENCED,
-          `producer ${JSON.stringify(producer.id)} epoch ${producer.epoch} is fenced by epoch ${state.epoch}`,
-          { currentEpoch: state.epoch },
-        );
-      } else if (producer.seq <= state.lastSeq) {
-        const ack = state.recent.find((a) => a.seq === producer.seq);
-        if (ack === undefined) {
-          throw new HttpProblem(
-            ErrorCode.PRODUCER_SEQUENCE,
-            `producer sequence ${producer.seq} is older than the dedupe window (last ${state.lastSeq}, window ${PRODUCER_WINDOW})`,
-            { expectedSeq: state.lastSeq + 1 },
-          );
-        }
-        if (ack.hash !== req.hash || ack.count !== data.length) {
-          throw new HttpProblem(
-            ErrorCode.IDEMPOTENCY_CONFLICT,
-            `producer sequence ${producer.seq} was already appended with a different body`,
-            { firstOffset: ack.firstOffset, lastOffset: ack.lastOffset },
-          );
-        }
-        return {
-          stream: name,
-          firstOffset: ack.firstOffset,
-          lastOffset: ack.lastOffset,
-          count: ack.count,
-          duplicate: true,
-        };
-      } else if (producer.seq !== state.lastSeq + 1) {
-        throw new HttpProblem(
-          ErrorCode.PRODUCER_SEQUENCE,
-          `producer sequence ${producer.seq} skips ahead; expected ${state.lastSeq + 1}`,
-          { expectedSeq: state.lastSeq + 1 },
-        );
+      const check = checkProducer(existing?.producers.get(producer.id), producer, req.hash, data.length);
+      if (check.kind === 'duplicate') {
+        const { firstOffset, lastOffset, count } = check.ack;
+        return { stream: name, firstOffset, lastOffset, count, duplicate: true };
       }
+      fresh = check.fresh;
     }
     const next = existing?.next ?? shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
     if (req.expectedVersion !== undefined && req.expectedVersion !== next - 1) {
-      throw new HttpProblem(
+      throw new EventStoreError(
         ErrorCode.WRONG_EXPECTED_VERSION,
         `Expected-Version ${req.expectedVersion} does not match the stream's current version ${next - 1}`,
-        { currentVersion: next - 1 },
-        { 'es-current-version': String(next - 1) },
+        { details: { currentVersion: next - 1 } },
       );
     }
     const capacity = existing?.capacity ?? req.capacity ?? this.options.streamCapacity;
     if (data.length > capacity) {
-      throw new HttpProblem(
+      throw new EventStoreError(
         ErrorCode.BAD_REQUEST,
         `a batch of ${data.length} events is larger than the stream's capacity ${capacity}`,
       );
     }
     if (existing === undefined && this.#streamCount >= this.options.maxStreams) {
-      throw new HttpProblem(
+      throw new EventStoreError(
         ErrorCode.LIMIT_EXCEEDED,
         `the server holds its maximum of ${this.options.maxStreams} streams`,
       );
@@ -259,15 +216,22 @@ export class StreamRegistry {
     const evicted = existing?.held.oldest(Math.max(0, existing.store.size + data.length - capacity)) ?? 0;
     const after = this.#heldBytes + each * data.length - evicted;
     if (after > this.options.memoryBudgetBytes) {
-      throw new HttpProblem(
+      throw new EventStoreError(
         ErrorCode.INSUFFICIENT_STORAGE,
         `the server's streams would hold ${after} bytes, over its memory budget of ${this.options.memoryBudgetBytes}; delete streams or append to full ones (which evict)`,
-        { memoryBudgetBytes: this.options.memoryBudgetBytes, heldBytes: this.#heldBytes },
+        { details: { memoryBudgetBytes: this.options.memoryBudgetBytes, heldBytes: this.#heldBytes } },
       );
     }
-    const op: ShardOp = { k: 'batch', s: name, o: next, t: req.timestamp, b: each, d: data as unknown[] };
+    const op: Extract<ShardOp, { kind: 'batch' }> = {
+      kind: 'batch',
+      stream: name,
+      firstOffset: next,
+      timestamp: req.timestamp,
+      chargeEach: each,
+      data: data as unknown[],
+    };
     if (producer !== undefined) {
-      op.p = {
+      op.producer = {
         id: producer.id,
         epoch: producer.epoch,
         ack: {
@@ -282,17 +246,19 @@ export class StreamRegistry {
     // Encode every op before anything changes: an event the codec refuses changes nothing.
     const hook = this.#hook;
     const createOp: ShardOp | undefined =
-      existing === undefined ? { k: 'create', s: name, cap: capacity, next } : undefined;
+      existing === undefined ? { kind: 'create', stream: name, capacity, firstOffset: next } : undefined;
     const encodedCreate = createOp !== undefined ? hook?.encode(createOp) : undefined;
     const encodedAppend =
       hook === undefined
         ? undefined
         : hook.codecName === 'json' && req.json !== undefined
-          ? encodeBatchJson(op, req.json)
+          ? encodeBatchWithJson(op, req.json)
           : hook.encode(op);
     if (createOp !== undefined) this.#record(shardIndex, createOp, encodedCreate);
     this.#record(shardIndex, op, encodedAppend);
-    if (fresh && producer !== undefined) this.#trimProducers(this.get(name)!);
+    if (fresh) {
+      this.producersEvicted += trimProducers(this.get(name)!.producers, this.options.maxProducersPerStream);
+    }
     return { stream: name, firstOffset: next, lastOffset: next + data.length - 1, count: data.length };
   }
 
@@ -301,7 +267,7 @@ export class StreamRegistry {
     const shardIndex = partitionForKey(name, this.#shards.length);
     const stream = this.#shards[shardIndex]!.streams.get(name);
     if (stream === undefined) return undefined;
-    const op: ShardOp = { k: 'delete', s: name };
+    const op: ShardOp = { kind: 'delete', stream: name };
     this.#record(shardIndex, op, this.#hook?.encode(op));
     return stream;
   }
@@ -316,68 +282,70 @@ export class StreamRegistry {
   /** Applies one op. `restored`: the op comes from disk, so its events are already acknowledged. */
   #apply(shard: Shard, shardIndex: number, op: ShardOp, restored: boolean): void {
     this.#opsApplied++;
-    switch (op.k) {
+    switch (op.kind) {
       case 'create': {
-        const old = shard.streams.get(op.s);
+        const old = shard.streams.get(op.stream);
         if (old !== undefined) old.close();
         else this.#streamCount++;
-        shard.streams.set(op.s, new Stream(op.s, op.cap, shardIndex, op.next));
-        shard.tombstones.delete(op.s);
-        const waiters = this.#creationWaiters.get(op.s);
-        if (waiters !== undefined) {
-          // After this step: a waiter never runs in the middle of an append.
-          this.#creationWaiters.delete(op.s);
-          queueMicrotask(() => {
-            for (const w of waiters) w();
-          });
+        shard.streams.set(op.stream, new Stream(op.stream, op.capacity, shardIndex, op.firstOffset));
+        shard.tombstones.delete(op.stream);
+        this.#wakeCreationWaiters(op.stream);
+        return;
+      }
+      case 'events':
+      case 'batch': {
+        const stream = shard.streams.get(op.stream);
+        if (stream === undefined) throw missing(op.kind, op.stream);
+        const before = stream.held.total;
+        if (op.kind === 'events') {
+          stream.append(op.events, op.charges ?? op.events.map((e) => chargeOf(e.data)));
+        } else {
+          const events: StoredEvent[] = new Array(op.data.length);
+          for (let i = 0; i < events.length; i++) {
+            events[i] = { offset: op.firstOffset + i, timestamp: op.timestamp, data: op.data[i] };
+          }
+          stream.append(events, op.chargeEach ?? op.data.map(chargeOf));
+        }
+        this.#heldBytes += stream.held.total - before;
+        if (restored) stream.committed = stream.next;
+        if (op.producer !== undefined) {
+          recordProducer(stream.producers, op.producer.id, op.producer.epoch, op.producer.ack);
         }
         return;
       }
-      case 'append': {
-        const stream = shard.streams.get(op.s);
-        if (stream === undefined) throw new Error(`append op for missing stream ${op.s}`);
-        const before = stream.held.total;
-        stream.append(op.ev, op.c ?? op.ev.map((e) => chargeOf(e.data)));
-        this.#heldBytes += stream.held.total - before;
-        if (restored) stream.committed = stream.next;
-        if (op.p !== undefined) this.#recordProducer(stream, op.p);
-        return;
-      }
-      case 'batch': {
-        const stream = shard.streams.get(op.s);
-        if (stream === undefined) throw new Error(`batch op for missing stream ${op.s}`);
-        const ev: StoredEvent[] = new Array(op.d.length);
-        for (let i = 0; i < ev.length; i++) ev[i] = { offset: op.o + i, timestamp: op.t, data: op.d[i] };
-        const before = stream.held.total;
-        stream.append(ev, op.b ?? op.d.map(chargeOf));
-        this.#heldBytes += stream.held.total - before;
-        if (restored) stream.committed = stream.next;
-        if (op.p !== undefined) this.#recordProducer(stream, op.p);
-        return;
-      }
       case 'producers': {
-        const stream = shard.streams.get(op.s);
-        if (stream === undefined) throw new Error(`producers op for missing stream ${op.s}`);
-        for (const [id, state] of op.list) stream.producers.set(id, state);
+        const stream = shard.streams.get(op.stream);
+        if (stream === undefined) throw missing(op.kind, op.stream);
+        for (const [id, state] of op.producers) stream.producers.set(id, state);
         return;
       }
       case 'delete': {
-        const stream = shard.streams.get(op.s);
+        const stream = shard.streams.get(op.stream);
         if (stream === undefined) return;
-        shard.streams.delete(op.s);
+        shard.streams.delete(op.stream);
         this.#streamCount--;
         this.#heldBytes -= stream.held.total;
-        this.#setTombstone(shard, op.s, stream.next);
+        this.#setTombstone(shard, op.stream, stream.next);
         stream.close();
         return;
       }
-      case 'tomb':
-        this.#setTombstone(shard, op.s, op.next);
+      case 'tombstone':
+        this.#setTombstone(shard, op.stream, op.nextOffset);
         return;
       case 'floor':
-        shard.floors.set(op.b, Math.max(shard.floors.get(op.b) ?? 0, op.next));
+        shard.floors.set(op.bucket, Math.max(shard.floors.get(op.bucket) ?? 0, op.nextOffset));
         return;
     }
+  }
+
+  /** Wakes the readers waiting for `name`, after this step: a waiter never runs inside an append. */
+  #wakeCreationWaiters(name: string): void {
+    const waiters = this.#creationWaiters.get(name);
+    if (waiters === undefined) return;
+    this.#creationWaiters.delete(name);
+    queueMicrotask(() => {
+      for (const w of waiters) w();
+    });
   }
 
   /** Records a deleted stream's next offset; the oldest tombstones past the bound fold into floors. */
@@ -392,49 +360,32 @@ export class StreamRegistry {
     }
   }
 
-  #recordProducer(stream: Stream, { id, epoch, ack }: ProducerOp): void {
-    let state = stream.producers.get(id);
-    if (state === undefined || state.epoch !== epoch) state = { epoch, lastSeq: ack.seq, recent: [] };
-    // Re-inserted so the map's order is least recently used first (for trimming).
-    stream.producers.delete(id);
-    stream.producers.set(id, state);
-    state.lastSeq = ack.seq;
-    state.recent.push(ack);
-    if (state.recent.length > PRODUCER_WINDOW) state.recent.shift();
-  }
-
-  #trimProducers(stream: Stream): void {
-    while (stream.producers.size > this.options.maxProducersPerStream) {
-      const oldest = stream.producers.keys().next().value as string;
-      stream.producers.delete(oldest);
-      this.producersEvicted++;
-    }
-  }
-
   #captureShard(shard: Shard): ShardOp[] {
     const ops: ShardOp[] = [];
     for (const stream of shard.streams.values()) {
       const held = stream.store.readVersions(0, 0, stream.capacity).events;
       const charges = stream.held.list();
-      ops.push({ k: 'create', s: stream.name, cap: stream.capacity, next: stream.firstOffset });
+      ops.push({
+        kind: 'create',
+        stream: stream.name,
+        capacity: stream.capacity,
+        firstOffset: stream.firstOffset,
+      });
       for (let i = 0; i < held.length; i += CAPTURE_CHUNK) {
         ops.push({
-          k: 'append',
-          s: stream.name,
-          ev: held.slice(i, i + CAPTURE_CHUNK),
-          c: charges.slice(i, i + CAPTURE_CHUNK),
+          kind: 'events',
+          stream: stream.name,
+          events: held.slice(i, i + CAPTURE_CHUNK),
+          charges: charges.slice(i, i + CAPTURE_CHUNK),
         });
       }
       if (stream.producers.size > 0) {
-        const list: [string, ProducerState][] = [];
-        for (const [id, p] of stream.producers) {
-          list.push([id, { epoch: p.epoch, lastSeq: p.lastSeq, recent: p.recent.slice() }]);
-        }
-        ops.push({ k: 'producers', s: stream.name, list });
+        ops.push({ kind: 'producers', stream: stream.name, producers: copyProducers(stream.producers) });
       }
     }
-    for (const [b, next] of shard.floors) ops.push({ k: 'floor', b, next });
-    for (const [s, next] of shard.tombstones) ops.push({ k: 'tomb', s, next });
+    for (const [bucket, nextOffset] of shard.floors) ops.push({ kind: 'floor', bucket, nextOffset });
+    for (const [name, nextOffset] of shard.tombstones)
+      ops.push({ kind: 'tombstone', stream: name, nextOffset });
     return ops;
   }
 
@@ -477,70 +428,4 @@ export class StreamRegistry {
       },
     };
   }
-}
-
-/**
- * Throws ES_ERR_SNAPSHOT_CORRUPT unless `ops` replay cleanly onto an empty shard: every op is of a
- * known kind, and every append continues the offsets of a stream created before it. Changes nothing.
- */
-function checkShardOps(shard: number, ops: readonly ShardOp[]): void {
-  const next = new Map<string, number>();
-  const bad = (i: number, why: string): EventStoreError =>
-    new EventStoreError(ErrorCode.SNAPSHOT_CORRUPT, `invalid snapshot of shard ${shard}: op ${i} ${why}`);
-  ops.forEach((op, i) => {
-    if (typeof op !== 'object' || op === null) throw bad(i, 'is not an op');
-    if (op.k === 'floor') {
-      if (!Number.isSafeInteger(op.b) || !Number.isSafeInteger(op.next)) throw bad(i, 'is a bad floor');
-      return;
-    }
-    if (typeof op.s !== 'string') throw bad(i, 'names no stream');
-    switch (op.k) {
-      case 'create':
-        if (!Number.isSafeInteger(op.cap) || op.cap < 1 || !Number.isSafeInteger(op.next) || op.next < 0)
-          throw bad(i, 'creates a stream with a bad capacity or offset');
-        next.set(op.s, op.next);
-        return;
-      case 'append':
-      case 'batch': {
-        const at = next.get(op.s);
-        if (at === undefined) throw bad(i, `appends to ${JSON.stringify(op.s)}, which it never created`);
-        const first = op.k === 'append' ? op.ev[0]?.offset : op.o;
-        const count = op.k === 'append' ? op.ev.length : op.d.length;
-        if (first !== at) throw bad(i, `appends at offset ${first}; the stream is at ${at}`);
-        next.set(op.s, at + count);
-        return;
-      }
-      case 'producers':
-        if (!next.has(op.s))
-          throw bad(i, `lists producers of ${JSON.stringify(op.s)}, which it never created`);
-        return;
-      case 'delete':
-        next.delete(op.s);
-        return;
-      case 'tomb':
-        return;
-      default:
-        throw bad(i, `has the unknown kind ${JSON.stringify((op as { k: unknown }).k)}`);
-    }
-  });
-}
-
-/** The memory charge of an event known only by its value (ops journaled before charges were recorded). */
-function chargeOf(data: unknown): number {
-  return (
-    checkJsonText(Buffer.from(stringifyJson(data)), Number.POSITIVE_INFINITY, 'an event') +
-    EVENT_OVERHEAD_BYTES
-  );
-}
-
-const RECORD_END = Buffer.from('}');
-
-/**
- * The JSON codec's bytes for a `batch` op, with `json` (the data array's JSON text) spliced in as `d`:
- * JSON.parse of the result equals the op. Saves serialising every event a second time.
- */
-function encodeBatchJson(op: Extract<ShardOp, { k: 'batch' }>, json: Uint8Array): Uint8Array {
-  const p = op.p === undefined ? '' : `,"p":${JSON.stringify(op.p)}`;
-  const head = Buffer.from(`{"k":"batch","s":${JSON.stringify(op.s)},"o":${op.o},"t":${op.t}${p},"d":`);
-  return Buffer.concat([head, json, RECORD_END]);
 }

@@ -1,64 +1,14 @@
-// One stream of the server: a single-partition EventStore<StoredEvent> (the ring, time column and
-// aggregations), its offsets, its acknowledged ("committed") end, and its idempotent producers.
+// One stream of the server: a single-partition EventStore<StoredEvent> (the ring), its offsets, its
+// acknowledged ("committed") end, its idempotent producers and the memory its events are charged.
 // Owned by the server's thread; every method is synchronous. Offsets never repeat: offset =
 // `base` + the partition's version, and `base` is the first offset held when the stream was (re)built.
 
-import { EventStore } from '../core/event-store.js';
+import { EventStore } from '../../core/event-store.js';
+import { ErrorCode, EventStoreError } from '../../errors.js';
+import type { FieldAggregate, StoredEvent, StreamPage } from '../../protocol.js';
 import { HeldBytes } from './held-bytes.js';
+import type { ProducerState } from './producers.js';
 import { StreamColumns } from './stream-columns.js';
-
-/** An event as the server stores and returns it. */
-export interface StoredEvent {
-  /** Position in the stream: 0, 1, 2, … never reused. */
-  offset: number;
-  /** Server receive time, epoch ms (the event time of aggregations). */
-  timestamp: number;
-  /** The JSON value the client appended. */
-  data: unknown;
-}
-
-/** One acknowledged append of a producer, kept for the dedupe window. */
-export interface ProducerAck {
-  seq: number;
-  firstOffset: number;
-  lastOffset: number;
-  count: number;
-  /** CRC-32 of the request body: a retry must send the same bytes. */
-  hash: number;
-}
-
-/** Dedupe state of one producer id on one stream. */
-export interface ProducerState {
-  epoch: number;
-  lastSeq: number;
-  /** The newest acknowledged appends, oldest first, at most `PRODUCER_WINDOW`. */
-  recent: ProducerAck[];
-}
-
-/** Appends remembered per producer and stream: a retry of one of them is acknowledged, not stored. */
-export const PRODUCER_WINDOW = 5;
-
-/** A page of a stream. */
-export interface StreamPage {
-  events: StoredEvent[];
-  /** Oldest offset held (the committed end when nothing is held). */
-  firstOffset: number;
-  /** Last acknowledged offset, -1 when none. */
-  lastOffset: number;
-  /** Offset after the last returned event (the `from` of the next page). */
-  nextOffset: number;
-}
-
-/** Count, sum, min, max and average of a numeric field (min/max/average null when empty). */
-export interface FieldAggregate {
-  count: number;
-  sum: number;
-  min: number | null;
-  max: number | null;
-  average: number | null;
-}
-
-const timestampOf = (e: StoredEvent): number => e.timestamp;
 
 export class Stream {
   readonly name: string;
@@ -87,7 +37,8 @@ export class Stream {
     this.next = base;
     this.committed = base;
     this.held = new HeldBytes(capacity);
-    this.store = new EventStore<StoredEvent>({ capacity, partitions: 1, timestampSelector: timestampOf });
+    // No time column: aggregations keep their own (stream-columns.ts), reads go by offset.
+    this.store = new EventStore<StoredEvent>({ capacity, partitions: 1 });
   }
 
   /** Oldest offset held (`next` when empty). */
@@ -106,7 +57,10 @@ export class Stream {
    */
   append(events: readonly StoredEvent[], charge: number | readonly number[]): void {
     if (events[0]?.offset !== this.next) {
-      throw new Error(`stream ${this.name}: append at offset ${events[0]?.offset}, expected ${this.next}`);
+      throw new EventStoreError(
+        ErrorCode.INVALID_STATE,
+        `stream ${this.name}: append at offset ${events[0]?.offset}, expected ${this.next}`,
+      );
     }
     this.store.tryAppendBatch(events, 0);
     this.next += events.length;

@@ -1,0 +1,50 @@
+// What the HTTP handlers share: the registry, the resolved limits, metrics, the live responses to end
+// at shutdown, and the hooks into persistence (journal flush, snapshot state). Built once by
+// createServer; everything runs on the server's one thread.
+
+import type { Logger } from 'pino';
+import type { SnapshotterMetrics } from '../../snapshots/types.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { StreamRegistry } from '../streams/stream-registry.js';
+import type { CorsPolicy } from './cors.js';
+
+/** Limits and timings the handlers use (resolved server options). */
+export interface RouteLimits {
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  maxStreamCapacity: number;
+  defaultReadLimit: number;
+  maxReadLimit: number;
+  maxWaitMs: number;
+  maxSubscribers: number;
+  heartbeatMs: number;
+  stallMs: number;
+  fsync: string;
+  shards: number;
+}
+
+/** Something that holds a response open (SSE, long-poll) and can be ended at shutdown. */
+export interface LiveResponse {
+  stop(): void;
+}
+
+export interface RouteContext {
+  readonly registry: StreamRegistry;
+  readonly limits: RouteLimits;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly token: string | undefined;
+  /** Browser origins allowed to call the server (CORS); none when undefined. */
+  readonly cors: CorsPolicy | undefined;
+  readonly live: Set<LiveResponse>;
+  draining(): boolean;
+  /** Age of the oldest change a failed snapshot save should have persisted; 0 when none is failing. */
+  snapshotsFailingForMs(): number;
+  /** Fail-closed mode: milliseconds snapshots have been failing, if past the threshold; 0 otherwise. */
+  failClosedForMs(): number;
+  /** Resolves when every change made so far is in the journal (immediately without persistence). */
+  flush(): Promise<void>;
+  snapshotMetrics(): SnapshotterMetrics | undefined;
+  /** Open connections now. */
+  connectionCount(): number;
+}
