@@ -20,7 +20,7 @@ const USAGE = `Usage:
       --host <addr>           interface to bind (default 127.0.0.1)
       --data-dir <dir>        snapshots and journal (default ./data)
       --fsync <policy>        always | everysec | no (default everysec)
-      --token <secret>        require Authorization: Bearer <secret> (or env LOCKFREE_EVENTSTORE_TOKEN)
+      --token <secret>        require Authorization: Bearer <secret> (or env LFES_TOKEN)
       --cors-origin <origin>  allow browser pages of this origin (or *) to call the server
       --max-body-bytes <n>    largest request body (default 8388608)
       --max-json-depth <n>    deepest nesting of arrays/objects in an event (default 128)
@@ -35,7 +35,7 @@ const USAGE = `Usage:
       --headers-timeout-ms <n>  time to receive a request's headers; silent connections are cut after it (default 10000)
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
       --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
-      --log-level <level>     pino level (default info, or env LOCKFREE_EVENTSTORE_LOG_LEVEL)
+      --log-level <level>     pino level (default info, or env LFES_LOG_LEVEL)
   lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum;
                                                             for a server shard, its streams and events)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
