@@ -21,6 +21,7 @@ import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
 import { ConnectionGuard } from './http/connections.js';
 import type { LiveResponse, RouteContext } from './http/context.js';
 import { handleRequest } from './http/router.js';
+import { LocalExecutor } from './local-executor.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveServerOptions, type ServerOptions } from './server-options.js';
 import { type ShardOp, ShardOpCodec } from './streams/shard-ops.js';
@@ -113,7 +114,9 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
       const failingMs = snapshotter.failingForMs();
       return failingMs > 0 && failingMs >= o.failClosedAfterMs ? failingMs : 0;
     },
-    flush: () => (snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal()),
+    executor: new LocalExecutor(registry, () =>
+      snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal(),
+    ),
     snapshotMetrics: () => snapshotter?.metrics(),
     connectionCount: () => guard.count,
   };

@@ -2,13 +2,10 @@
 // (listing by prefix, paged) and DELETE /streams/{name}.
 
 import type { ServerResponse } from 'node:http';
-import { ErrorCode } from '../../errors.js';
 import type { StreamList } from '../../protocol.js';
 import { renderPrometheus } from '../metrics.js';
-import { flushOrUnknown } from './append.js';
 import type { RouteContext } from './context.js';
 import { badRequest, integerText } from './params.js';
-import { problem } from './problem.js';
 import { sendJson } from './respond.js';
 
 /** Streams per `GET /streams` page when `limit` is not given, and at most. */
@@ -45,12 +42,7 @@ export function listStreams(res: ServerResponse, ctx: RouteContext, params: URLS
  * keeps saves failing.
  */
 export async function remove(res: ServerResponse, ctx: RouteContext, name: string): Promise<void> {
-  const stream = ctx.registry.delete(name);
-  if (stream === undefined) {
-    throw problem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
-  }
-  await flushOrUnknown(ctx, 'delete');
-  sendJson(res, 200, { stream: name, deleted: true, nextOffset: stream.next });
+  sendJson(res, 200, await ctx.executor.execute({ type: 'delete', stream: name }));
 }
 
 /** `GET /metrics`: Prometheus text. */

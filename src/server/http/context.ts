@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { SnapshotterMetrics } from '../../snapshots/types.js';
 import type { ServerMetrics } from '../metrics.js';
+import type { CommandExecutor } from '../streams/commands.js';
 import type { StreamRegistry } from '../streams/stream-registry.js';
 import type { CorsPolicy } from './cors.js';
 
@@ -42,8 +43,8 @@ export interface RouteContext {
   snapshotsFailingForMs(): number;
   /** Fail-closed mode: milliseconds snapshots have been failing, if past the threshold; 0 otherwise. */
   failClosedForMs(): number;
-  /** Resolves when every change made so far is in the journal (immediately without persistence). */
-  flush(): Promise<void>;
+  /** Runs the commands that change streams (appends, deletes): locally, or through a cluster's log. */
+  readonly executor: CommandExecutor;
   snapshotMetrics(): SnapshotterMetrics | undefined;
   /** Open connections now. */
   connectionCount(): number;
