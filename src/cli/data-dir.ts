@@ -13,7 +13,7 @@ import { ErrorCode, EventStoreError } from '../errors.js';
 import type { ShardOp, StreamRegistry } from '../server/stream-registry.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
-import { type ParsedSegment, parseSegment } from '../snapshots/journal.js';
+import { type ParsedSegment, parseSegment } from '../snapshots/journal-format.js';
 import { describeFsError } from './arguments.js';
 import { isShardOp, offlineRegistry } from './shard-ops.js';
 

@@ -12,10 +12,10 @@ import {
   encodeAppendRecord,
   encodeClearRecord,
   encodePurgeRecord,
-  Journal,
   type ParsedSegment,
   parseSegment,
-} from './journal.js';
+} from './journal-format.js';
+import { Journal } from './journal-writer.js';
 import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.js';
 import type {
   PartitionSnapshotMetrics,
