@@ -101,6 +101,11 @@ export class EventStoreError extends Error {
   }
 }
 
+/** Whether `err` is an {@link EventStoreError} with `code`: how the library matches the errors it catches. */
+export function hasErrorCode(err: unknown, code: ErrorCodeValue): err is EventStoreError {
+  return err instanceof EventStoreError && err.code === code;
+}
+
 /** Shorthand for an `ES_ERR_INVALID_ARG` error. */
 export function invalidArg(message: string): EventStoreError {
   return new EventStoreError(ErrorCode.INVALID_ARG, message);
