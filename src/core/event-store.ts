@@ -20,22 +20,14 @@ import {
   Snapshotter,
 } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
-import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.js';
+import { countIn, foldIn, type Range, visitIn } from './aggregations.js';
 import { resolveOptions } from './options.js';
 import { Partition } from './partition.js';
 import { hashNumber, hashString } from './partitioner.js';
+import { type GroupResult, readTimeRange, Totals, toWindowResult } from './results.js';
 import { EventStoreStatistics } from './statistics.js';
 import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.js';
 import { WindowBuckets } from './window-buckets.js';
-
-/** Aggregates of one `groupBy` group (never empty, so min/max/average are numbers). */
-export interface GroupResult {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  average: number;
-}
 
 /** Result of {@link EventStore.readVersions}. */
 export interface VersionedRead<T> {
@@ -46,9 +38,6 @@ export interface VersionedRead<T> {
   /** Version after the last returned event: the `fromVersion` of the next page. */
   nextVersion: number;
 }
-
-const WINDOW_TRACKING_DISABLED_MESSAGE =
-  'Window tracking is disabled. enableWindowTracking must be true to use window queries.';
 
 const QUERY_KEYS = new Set(['from', 'to', 'filter', 'partition']);
 
@@ -790,19 +779,7 @@ export class EventStore<T> implements Iterable<T> {
     for (const key in q) {
       if (!QUERY_KEYS.has(key)) throw invalidArg(`unknown query option \`${key}\``);
     }
-    if (q.from !== undefined || q.to !== undefined) {
-      if (!this.#tracking)
-        throw new EventStoreError(ErrorCode.WINDOW_TRACKING_DISABLED, WINDOW_TRACKING_DISABLED_MESSAGE);
-      if (this.#timestampOf === undefined) {
-        throw new EventStoreError(
-          ErrorCode.TIMESTAMP_SELECTOR_REQUIRED,
-          'queries with `from`/`to` need a `timestampSelector`',
-        );
-      }
-      r.timed = true;
-      if (q.from !== undefined) r.from = ensureTime('from', q.from);
-      if (q.to !== undefined) r.to = ensureTime('to', q.to);
-    }
+    readTimeRange(q, r, this.#tracking, this.#timestampOf !== undefined);
     if (q.filter !== undefined) r.filter = ensureFunction('filter', q.filter);
     if (q.partition !== undefined) {
       r.firstPartition = this.#checkPartition(q.partition);
@@ -814,9 +791,4 @@ export class EventStore<T> implements Iterable<T> {
 
 function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null;
-}
-
-function toWindowResult(t: Totals): WindowResult {
-  if (t.count === 0) return { count: 0, sum: 0, min: undefined, max: undefined, average: undefined };
-  return { count: t.count, sum: t.sum, min: t.min, max: t.max, average: t.sum / t.count };
 }
