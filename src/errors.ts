@@ -174,6 +174,22 @@ export function ensureOneOf<V extends string>(name: string, value: unknown, allo
   return value as V;
 }
 
+/** The journal's sync policies, as `JournalSyncPolicy` (snapshots/types.ts) spells them. */
+const SYNC_POLICIES = ['always', 'everysec', 'no'] as const;
+
+/**
+ * `value` must be a journal sync policy: 'always', 'everysec' or 'no'; `undefined` gives `fallback`
+ * when one is passed (an option's default). The one check of every option that names a policy.
+ */
+export function ensureSyncPolicy(
+  name: string,
+  value: unknown,
+  fallback?: (typeof SYNC_POLICIES)[number],
+): (typeof SYNC_POLICIES)[number] {
+  if (value === undefined && fallback !== undefined) return fallback;
+  return ensureOneOf(name, value, SYNC_POLICIES);
+}
+
 /**
  * `value` must be a time: a finite epoch-millisecond number or a valid `Date`. Returns milliseconds.
  */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { ensureSyncPolicy } from '../src/errors.ts';
 import { ErrorCode, EventStore, EventStoreError } from '../src/index.ts';
 
 const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
@@ -54,5 +55,21 @@ describe('error codes', () => {
     assert.equal(err.name, 'EventStoreError');
     assert.equal(err.code, ErrorCode.INVALID_ARG);
     assert.match(err.message, /`capacity`.*-5/);
+  });
+
+  it('checks a journal sync policy naming the option, the policies allowed and the value received', () => {
+    for (const policy of ['always', 'everysec', 'no'] as const)
+      assert.equal(ensureSyncPolicy('fsync', policy), policy);
+    assert.equal(ensureSyncPolicy('fsync', undefined, 'everysec'), 'everysec');
+    assert.throws(() => ensureSyncPolicy('fsync', undefined), { code: ErrorCode.INVALID_ARG });
+    assert.throws(
+      () => ensureSyncPolicy('journal.syncPolicy', 'sometimes', 'everysec'),
+      (err: unknown) =>
+        err instanceof EventStoreError &&
+        err.code === ErrorCode.INVALID_ARG &&
+        /^`journal\.syncPolicy` must be 'always' or 'everysec' or 'no', received "sometimes"$/.test(
+          err.message,
+        ),
+    );
   });
 });

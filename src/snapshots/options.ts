@@ -5,8 +5,8 @@ import {
   describe,
   ensureBoolean,
   ensureInteger,
-  ensureOneOf,
   ensurePositiveNumber,
+  ensureSyncPolicy,
   invalidArg,
 } from '../errors.js';
 import type { JournalSyncPolicy, SnapshotLogger, SnapshotOptions } from './types.js';
@@ -82,10 +82,7 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
     const jo = j as { enabled?: unknown; syncPolicy?: unknown };
     journal = {
       enabled: ensureBoolean('journal.enabled', jo.enabled, false),
-      syncPolicy:
-        jo.syncPolicy === undefined
-          ? 'everysec'
-          : ensureOneOf('journal.syncPolicy', jo.syncPolicy, ['always', 'everysec', 'no']),
+      syncPolicy: ensureSyncPolicy('journal.syncPolicy', jo.syncPolicy, 'everysec'),
     };
   }
   let logger = consoleLogger;
