@@ -106,9 +106,9 @@ export function hasErrorCode(err: unknown, code: ErrorCodeValue): err is EventSt
   return err instanceof EventStoreError && err.code === code;
 }
 
-/** Shorthand for an `ES_ERR_INVALID_ARG` error. */
-export function invalidArg(message: string): EventStoreError {
-  return new EventStoreError(ErrorCode.INVALID_ARG, message);
+/** Shorthand for an `ES_ERR_INVALID_ARG` error (`cause`: the error that made the argument invalid). */
+export function invalidArg(message: string, options?: { cause?: unknown }): EventStoreError {
+  return new EventStoreError(ErrorCode.INVALID_ARG, message, options);
 }
 
 /** Renders a received value for an error message: short, never throwing. */

@@ -6,7 +6,7 @@
 // save (they share the thread only with the ~4 ms encode slices).
 
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ErrorCode, EventStoreError, hasErrorCode } from '../errors.js';
+import { ErrorCode, EventStoreError, hasErrorCode, invalidArg } from '../errors.js';
 import { backoffDelayMs } from './backoff.js';
 import { encodeAppendRecord, encodeClearRecord, encodePurgeRecord } from './journal-format.js';
 import { Journal } from './journal-writer.js';
@@ -124,16 +124,10 @@ export class Snapshotter<T> {
     this.options = resolveSnapshotOptions(options);
     if (this.options.enabled) {
       if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
-        throw new EventStoreError(
-          ErrorCode.INVALID_ARG,
-          '`serializer` must implement serialize and deserialize',
-        );
+        throw invalidArg('`serializer` must implement serialize and deserialize');
       }
       if (typeof store?.save !== 'function' || typeof store.listSnapshots !== 'function') {
-        throw new EventStoreError(
-          ErrorCode.INVALID_ARG,
-          '`snapshotStore` must implement the SnapshotStore interface',
-        );
+        throw invalidArg('`snapshotStore` must implement the SnapshotStore interface');
       }
     }
     this.#target = target;
