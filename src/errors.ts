@@ -86,7 +86,10 @@ export const ErrorCode = {
 /** One of the values of {@link ErrorCode}. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** The error class of the library. `name` is always `'EventStoreError'`; match on `code`. */
+/**
+ * The error class of the library; match on `code`. Every class reports its own `name`, a literal
+ * (a subclass overrides the getter: `constructor.name` would not survive minification).
+ */
 export class EventStoreError extends Error {
   /** Stable machine-readable code, one of {@link ErrorCode}. */
   readonly code: ErrorCodeValue;

@@ -16,6 +16,40 @@ function documentedCodes(): Map<string, string> {
   return rows;
 }
 
+/** Rows of the class table in docs/errors.md: class -> documented `name`. */
+function documentedClasses(): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const line of doc.split('\n')) {
+    const m = /^\|\s*`([A-Za-z]+)`\s*\|\s*`'([A-Za-z]+)'`\s*\|/.exec(line);
+    if (m) rows.set(m[1]!, m[2]!);
+  }
+  return rows;
+}
+
+/** Every error class a user can meet, built once: the class table must list exactly these. */
+const ERROR_CLASSES: ReadonlyMap<string, () => Error> = new Map([
+  ['EventStoreError', () => new EventStoreError(ErrorCode.INTERNAL, 'built by the test')],
+]);
+
+describe('error classes', () => {
+  it('reports the name docs/errors.md gives each error class', () => {
+    const rows = documentedClasses();
+    for (const [cls, build] of ERROR_CLASSES) {
+      const err = build();
+      assert.ok(err instanceof EventStoreError, `${cls} is an EventStoreError`);
+      assert.equal(rows.get(cls), cls, `docs/errors.md lists ${cls} under its own name`);
+      assert.equal(err.name, cls);
+      assert.match(String(err.stack), new RegExp(`^${cls}: built by the test`));
+    }
+  });
+
+  it('documents no error class that the test does not build', () => {
+    for (const cls of documentedClasses().keys()) {
+      assert.ok(ERROR_CLASSES.has(cls), `docs/errors.md lists ${cls}; add it to ERROR_CLASSES`);
+    }
+  });
+});
+
 describe('error codes', () => {
   it('documents every ErrorCode in docs/errors.md under its constant name', () => {
     const rows = documentedCodes();
