@@ -1,6 +1,7 @@
-// Errors thrown by the library: one class, `EventStoreError`, with a stable `code`.
-// Callers match on `code`, never on the message; `docs/errors.md` lists every code and a test keeps
-// the two in sync. The `ensure*` guards validate options once, at construction, never per event.
+// Errors thrown by the library: `EventStoreError` with a stable `code` (subclasses add members, never
+// codes), `ErrorCode`, and the `ensure*` guards that check options at construction and arguments per
+// call. Callers match on `code` (`hasErrorCode`), never on the message; `docs/errors.md` lists every
+// code and class, and a test keeps it in sync with this file.
 
 /** Every error code the library can throw. The values are stable; messages may change. */
 export const ErrorCode = {
@@ -151,7 +152,7 @@ export function ensurePositiveNumber(name: string, value: unknown): number {
   return value;
 }
 
-/** `value` must be a function (or `undefined` when `optional`). */
+/** `value` must be a function. */
 export function ensureFunction<F>(name: string, value: unknown): F {
   if (typeof value !== 'function') {
     throw invalidArg(`\`${name}\` must be a function, received ${describe(value)}`);

@@ -1,4 +1,5 @@
-// Public entry point of `lockfree-eventstore`: explicit named exports, then the exported types.
+// Public entry point of `lockfree-eventstore`: an explicit list of named exports (no `export *`), by
+// module, each module's types beside its values.
 
 export type {
   ColumnarGroup,

@@ -41,7 +41,8 @@ function resolveSpan<T>(part: Partition<T>, range: Range<T>): Span {
 
 /** Counts the events of `part` in `range`. */
 export function countIn<T>(part: Partition<T>, range: Range<T>, useBuckets: boolean): number {
-  // Time-sorted and unfiltered: two binary searches answer it, cheaper than summing bucket counts.
+  // Buckets only for a partition out of time order: in order, the count is the two binary searches
+  // below, cheaper than adding up bucket counts.
   if (useBuckets && range.filter === undefined && part.buckets !== undefined && !part.sorted) {
     const totals = new Totals();
     foldWithBuckets(part, range, undefined, totals, false);
