@@ -13,18 +13,14 @@ import {
   ensureTime,
   invalidArg,
 } from '../errors.js';
-import {
-  type JournalHook,
-  restoreConfigured,
-  type SnapshotTarget,
-  Snapshotter,
-} from '../snapshots/snapshotter.js';
+import { type JournalHook, restoreConfigured, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
 import { countIn, foldIn, type Range, visitIn } from './aggregations.js';
 import { resolveOptions } from './options.js';
 import { Partition } from './partition.js';
 import { hashNumber, hashString } from './partitioner.js';
 import { type GroupResult, readTimeRange, Totals, toWindowResult } from './results.js';
+import { snapshotTarget } from './snapshot-target.js';
 import { EventStoreStatistics } from './statistics.js';
 import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.js';
 import { WindowBuckets } from './window-buckets.js';
@@ -491,7 +487,16 @@ export class EventStore<T> implements Iterable<T> {
     if (this.#snapshotter !== undefined) {
       throw new EventStoreError(ErrorCode.INVALID_STATE, 'snapshots are already configured for this store');
     }
-    this.#snapshotter = new Snapshotter<T>(this.#snapshotTarget(), options, serializer, snapshotStore);
+    const target = snapshotTarget(this.#parts, {
+      timeOf: (e) => (this.#timeTracked ? this.#timeOf(e) : 0),
+      windowValueOf: (e) => (this.#windowValue !== undefined ? this.#valueOf(e) : 0),
+      totalAppended: () => this.#stats.totalAppended,
+      setJournalHook: (hook) => {
+        this.#journal = hook;
+        this.#untimedRoundRobin = false;
+      },
+    });
+    this.#snapshotter = new Snapshotter<T>(target, options, serializer, snapshotStore);
     return this.#snapshotter;
   }
 
@@ -501,70 +506,6 @@ export class EventStore<T> implements Iterable<T> {
    */
   restoreFromSnapshots(): Promise<number> {
     return restoreConfigured(this.#snapshotter);
-  }
-
-  /** The narrow view of this store that its snapshotter works through. */
-  #snapshotTarget(): SnapshotTarget<T> {
-    const parts = this.#parts;
-    const timeOf = (e: T): number => (this.#timeTracked ? this.#timeOf(e) : 0);
-    const windowValueOf = (e: T): number => (this.#windowValue !== undefined ? this.#valueOf(e) : 0);
-    const changedAt = (tails: readonly number[], apply: (part: Partition<T>) => boolean): number[] => {
-      const changed: number[] = [];
-      parts.forEach((part, p) => {
-        if (tails[p] === part.tail && apply(part)) changed.push(p);
-      });
-      return changed;
-    };
-    return {
-      partitions: parts.length,
-      version: (p) => parts[p]!.tail,
-      mutations: (p) => parts[p]!.tail + parts[p]!.resets,
-      totalAppended: () => this.#stats.totalAppended,
-      isPristine: () =>
-        this.#stats.totalAppended === 0 && parts.every((part) => part.tail === 0 && part.resets === 0),
-      capture: (p) => {
-        const part = parts[p]!;
-        const events = new Array<T>(part.size);
-        for (let pos = 0; pos < events.length; pos++) events[pos] = part.items[part.slotAt(pos)] as T;
-        return { version: part.tail, events };
-      },
-      check: (p, events, version) => {
-        if (events.length > version) {
-          throw new EventStoreError(
-            ErrorCode.SNAPSHOT_CORRUPT,
-            `invalid snapshot of partition ${p}: it holds ${events.length} events, more than its version ${version} appended`,
-          );
-        }
-      },
-      restore: (p, events, version) => {
-        const part = parts[p]!;
-        const kept = events.length > part.capacity ? events.slice(events.length - part.capacity) : events;
-        part.resetTo(version - kept.length);
-        for (const e of kept) part.push(e, timeOf(e), windowValueOf(e));
-      },
-      replayAppend: (p, sequence, event) => {
-        const part = parts[p]!;
-        if (sequence < part.tail) return 'skipped';
-        if (sequence > part.tail) return 'gap';
-        const t = timeOf(event);
-        const v = windowValueOf(event);
-        if (part.size === part.capacity) part.evictOldest();
-        part.push(event, t, v);
-        return 'applied';
-      },
-      replayClear: (tails) =>
-        changedAt(tails, (part) => {
-          const had = part.size > 0;
-          part.clear();
-          return had;
-        }),
-      replayPurge: (olderThan, tails) =>
-        changedAt(tails, (part) => part.purgeOlderThan(olderThan, timeOf) > 0),
-      setJournalHook: (hook) => {
-        this.#journal = hook;
-        this.#untimedRoundRobin = false;
-      },
-    };
   }
 
   /**
