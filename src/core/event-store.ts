@@ -15,11 +15,12 @@ import {
 } from '../errors.js';
 import { type JournalHook, restoreConfigured, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
-import { countIn, foldIn, type Range, visitIn } from './aggregations.js';
+import { countIn, foldIn, visitIn } from './aggregations.js';
 import { resolveOptions } from './options.js';
 import { Partition } from './partition.js';
 import { hashNumber, hashString } from './partitioner.js';
-import { type GroupResult, readTimeRange, Totals, toWindowResult } from './results.js';
+import { type ResolvedQuery, resolveQuery } from './query.js';
+import { type GroupResult, Totals, toWindowResult } from './results.js';
 import { snapshotTarget } from './snapshot-target.js';
 import { EventStoreStatistics } from './statistics.js';
 import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.js';
@@ -33,13 +34,6 @@ export interface VersionedRead<T> {
   firstVersion: number;
   /** Version after the last returned event: the `fromVersion` of the next page. */
   nextVersion: number;
-}
-
-const QUERY_KEYS = new Set(['from', 'to', 'filter', 'partition']);
-
-interface ResolvedQuery<T> extends Range<T> {
-  firstPartition: number;
-  endPartition: number;
 }
 
 /**
@@ -643,6 +637,10 @@ export class EventStore<T> implements Iterable<T> {
     throw invalidArg(`\`partitionKey\` must return a string or a number, received ${describe(key)}`);
   }
 
+  #resolve(q: QueryOptions<T> | undefined): ResolvedQuery<T> {
+    return resolveQuery(q, this.#parts.length, this.#tracking, this.#timestampOf !== undefined);
+  }
+
   #checkPartition(partition: number): number {
     return ensureInteger('partition', partition, 0, this.#parts.length - 1);
   }
@@ -700,33 +698,6 @@ export class EventStore<T> implements Iterable<T> {
     for (let p = r.firstPartition; p < r.endPartition; p++)
       foldIn(this.#parts[p]!, r, selector, useValues, totals);
     return totals;
-  }
-
-  #resolve(q: QueryOptions<T> | undefined): ResolvedQuery<T> {
-    const r: ResolvedQuery<T> = {
-      timed: false,
-      from: Number.NEGATIVE_INFINITY,
-      to: Number.POSITIVE_INFINITY,
-      filter: undefined,
-      firstPartition: 0,
-      endPartition: this.#parts.length,
-    };
-    if (q === undefined) return r;
-    if (typeof q !== 'object' || q === null) {
-      throw invalidArg(
-        `query options must be an object { from?, to?, filter?, partition? }, received ${describe(q)}`,
-      );
-    }
-    for (const key in q) {
-      if (!QUERY_KEYS.has(key)) throw invalidArg(`unknown query option \`${key}\``);
-    }
-    readTimeRange(q, r, this.#tracking, this.#timestampOf !== undefined);
-    if (q.filter !== undefined) r.filter = ensureFunction('filter', q.filter);
-    if (q.partition !== undefined) {
-      r.firstPartition = this.#checkPartition(q.partition);
-      r.endPartition = r.firstPartition + 1;
-    }
-    return r;
   }
 }
 
