@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import type { JournalSyncPolicy, SnapshotLogger, SnapshotOptions } from './types.js';
 
+/** {@link SnapshotOptions} validated, every default filled in. */
 export interface ResolvedSnapshotOptions {
   enabled: boolean;
   intervalMs: number;
@@ -56,6 +57,7 @@ export const consoleLogger: SnapshotLogger = {
   },
 };
 
+/** Validates snapshot options and fills in the defaults; every bad value throws ES_ERR_INVALID_ARG. */
 export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapshotOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArg(`snapshot \`options\` must be an object, received ${describe(options)}`);
