@@ -1,6 +1,7 @@
-// Errors thrown by the library: one class, `EventStoreError`, with a stable `code`.
-// Callers match on `code`, never on the message; `docs/errors.md` lists every code and a test keeps
-// the two in sync. The `ensure*` guards validate options once, at construction, never per event.
+// Errors thrown by the library: `EventStoreError` with a stable `code` (subclasses add members, never
+// codes), `ErrorCode`, and the `ensure*` guards that check options at construction and arguments per
+// call. Callers match on `code` (`hasErrorCode`), never on the message; `docs/errors.md` lists every
+// code and class, and a test keeps it in sync with this file.
 
 /** Every error code the library can throw. The values are stable; messages may change. */
 export const ErrorCode = {
@@ -86,7 +87,10 @@ export const ErrorCode = {
 /** One of the values of {@link ErrorCode}. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** The error class of the library. `name` is always `'EventStoreError'`; match on `code`. */
+/**
+ * The error class of the library; match on `code`. Every class reports its own `name`, a literal
+ * (a subclass overrides the getter: `constructor.name` would not survive minification).
+ */
 export class EventStoreError extends Error {
   /** Stable machine-readable code, one of {@link ErrorCode}. */
   readonly code: ErrorCodeValue;
@@ -111,9 +115,14 @@ export class EventStoreError extends Error {
   }
 }
 
-/** Shorthand for an `ES_ERR_INVALID_ARG` error. */
-export function invalidArg(message: string): EventStoreError {
-  return new EventStoreError(ErrorCode.INVALID_ARG, message);
+/** Whether `err` is an {@link EventStoreError} with `code`: how the library matches the errors it catches. */
+export function hasErrorCode(err: unknown, code: ErrorCodeValue): err is EventStoreError {
+  return err instanceof EventStoreError && err.code === code;
+}
+
+/** Shorthand for an `ES_ERR_INVALID_ARG` error (`cause`: the error that made the argument invalid). */
+export function invalidArg(message: string, options?: { cause?: unknown }): EventStoreError {
+  return new EventStoreError(ErrorCode.INVALID_ARG, message, options);
 }
 
 /** Renders a received value for an error message: short, never throwing. */
@@ -153,7 +162,7 @@ export function ensurePositiveNumber(name: string, value: unknown): number {
   return value;
 }
 
-/** `value` must be a function (or `undefined` when `optional`). */
+/** `value` must be a function. */
 export function ensureFunction<F>(name: string, value: unknown): F {
   if (typeof value !== 'function') {
     throw invalidArg(`\`${name}\` must be a function, received ${describe(value)}`);
@@ -177,6 +186,22 @@ export function ensureOneOf<V extends string>(name: string, value: unknown, allo
     throw invalidArg(`\`${name}\` must be ${list}, received ${describe(value)}`);
   }
   return value as V;
+}
+
+/** The journal's sync policies, as `JournalSyncPolicy` (snapshots/types.ts) spells them. */
+const SYNC_POLICIES = ['always', 'everysec', 'no'] as const;
+
+/**
+ * `value` must be a journal sync policy: 'always', 'everysec' or 'no'; `undefined` gives `fallback`
+ * when one is passed (an option's default). The one check of every option that names a policy.
+ */
+export function ensureSyncPolicy(
+  name: string,
+  value: unknown,
+  fallback?: (typeof SYNC_POLICIES)[number],
+): (typeof SYNC_POLICIES)[number] {
+  if (value === undefined && fallback !== undefined) return fallback;
+  return ensureOneOf(name, value, SYNC_POLICIES);
 }
 
 /**

@@ -1,4 +1,5 @@
-// Public entry point of `lockfree-eventstore`: explicit named exports, then the exported types.
+// Public entry point of `lockfree-eventstore`: an explicit list of named exports (no `export *`), by
+// module, each module's types beside its values.
 
 export type {
   ColumnarGroup,
@@ -18,11 +19,12 @@ export type {
   NumericColumnOf,
 } from './columnar/columns.js';
 export type { ColumnarEventStoreOptions } from './columnar/options.js';
-export type { GroupResult, VersionedRead } from './core/event-store.js';
+export type { VersionedRead } from './core/event-store.js';
 export { EventStore } from './core/event-store.js';
 export { EventStoreBuilder } from './core/event-store-builder.js';
 export { DEFAULT_BUCKET_COUNT, DEFAULT_CAPACITY_PER_PARTITION } from './core/options.js';
 export { hashNumber, hashString, partitionForKey } from './core/partitioner.js';
+export type { GroupResult } from './core/results.js';
 export { EventStoreStatistics } from './core/statistics.js';
 export type {
   EventStoreOptions,

@@ -14,7 +14,7 @@ import { fromRecord, type ShardOp } from '../server/streams/shard-ops.js';
 import type { StreamRegistry } from '../server/streams/stream-registry.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
-import { type ParsedSegment, parseSegment } from '../snapshots/journal.js';
+import { type ParsedSegment, parseSegment } from '../snapshots/journal-format.js';
 import { describeFsError } from './arguments.js';
 import { offlineRegistry, toShardOps } from './shard-ops.js';
 

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { JsonEventCodec } from '../snapshots/codecs.js';
-import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal.js';
+import { JOURNAL_MAGIC, parseSegment } from '../snapshots/journal-format.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   decodeSnapshotHeader,

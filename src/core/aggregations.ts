@@ -6,22 +6,11 @@
 // partial edges and any part older than the buckets are scanned, so answers are exact, never estimated.
 
 import type { Partition } from './partition.js';
-import type { BucketTotals } from './window-buckets.js';
+import { type TimeRange, Totals } from './results.js';
 
-/** A validated query, in milliseconds. `timed` is false when neither `from` nor `to` was given. */
-export interface Range<T> {
-  timed: boolean;
-  from: number;
-  to: number;
+/** A validated query: its time range in milliseconds and its filter. */
+export interface Range<T> extends TimeRange {
   filter: ((event: T) => boolean) | undefined;
-}
-
-/** Running count/sum/min/max; min/max stay at ±Infinity while empty. */
-export class Totals implements BucketTotals {
-  count = 0;
-  sum = 0;
-  min = Number.POSITIVE_INFINITY;
-  max = Number.NEGATIVE_INFINITY;
 }
 
 /** Positions `[start, end)` of a partition to visit, and whether each slot's time must still be checked. */
@@ -52,7 +41,8 @@ function resolveSpan<T>(part: Partition<T>, range: Range<T>): Span {
 
 /** Counts the events of `part` in `range`. */
 export function countIn<T>(part: Partition<T>, range: Range<T>, useBuckets: boolean): number {
-  // Time-sorted and unfiltered: two binary searches answer it, cheaper than summing bucket counts.
+  // Buckets only for a partition out of time order: in order, the count is the two binary searches
+  // below, cheaper than adding up bucket counts.
   if (useBuckets && range.filter === undefined && part.buckets !== undefined && !part.sorted) {
     const totals = new Totals();
     foldWithBuckets(part, range, undefined, totals, false);

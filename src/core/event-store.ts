@@ -13,29 +13,18 @@ import {
   ensureTime,
   invalidArg,
 } from '../errors.js';
-import {
-  type JournalHook,
-  restoreConfigured,
-  type SnapshotTarget,
-  Snapshotter,
-} from '../snapshots/snapshotter.js';
+import { type JournalHook, restoreConfigured, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
-import { countIn, foldIn, type Range, Totals, visitIn } from './aggregations.js';
+import { countIn, foldIn, visitIn } from './aggregations.js';
 import { resolveOptions } from './options.js';
 import { Partition } from './partition.js';
 import { hashNumber, hashString } from './partitioner.js';
+import { type ResolvedQuery, resolveQuery } from './query.js';
+import { type GroupResult, Totals, toWindowResult } from './results.js';
+import { snapshotTarget } from './snapshot-target.js';
 import { EventStoreStatistics } from './statistics.js';
 import type { EventStoreOptions, PurgeOptions, QueryOptions, TimeInput, WindowResult } from './types.js';
 import { WindowBuckets } from './window-buckets.js';
-
-/** Aggregates of one `groupBy` group (never empty, so min/max/average are numbers). */
-export interface GroupResult {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  average: number;
-}
 
 /** Result of {@link EventStore.readVersions}. */
 export interface VersionedRead<T> {
@@ -45,16 +34,6 @@ export interface VersionedRead<T> {
   firstVersion: number;
   /** Version after the last returned event: the `fromVersion` of the next page. */
   nextVersion: number;
-}
-
-const WINDOW_TRACKING_DISABLED_MESSAGE =
-  'Window tracking is disabled. enableWindowTracking must be true to use window queries.';
-
-const QUERY_KEYS = new Set(['from', 'to', 'filter', 'partition']);
-
-interface ResolvedQuery<T> extends Range<T> {
-  firstPartition: number;
-  endPartition: number;
 }
 
 /**
@@ -502,7 +481,16 @@ export class EventStore<T> implements Iterable<T> {
     if (this.#snapshotter !== undefined) {
       throw new EventStoreError(ErrorCode.INVALID_STATE, 'snapshots are already configured for this store');
     }
-    this.#snapshotter = new Snapshotter<T>(this.#snapshotTarget(), options, serializer, snapshotStore);
+    const target = snapshotTarget(this.#parts, {
+      timeOf: (e) => (this.#timeTracked ? this.#timeOf(e) : 0),
+      windowValueOf: (e) => (this.#windowValue !== undefined ? this.#valueOf(e) : 0),
+      totalAppended: () => this.#stats.totalAppended,
+      setJournalHook: (hook) => {
+        this.#journal = hook;
+        this.#untimedRoundRobin = false;
+      },
+    });
+    this.#snapshotter = new Snapshotter<T>(target, options, serializer, snapshotStore);
     return this.#snapshotter;
   }
 
@@ -512,70 +500,6 @@ export class EventStore<T> implements Iterable<T> {
    */
   restoreFromSnapshots(): Promise<number> {
     return restoreConfigured(this.#snapshotter);
-  }
-
-  /** The narrow view of this store that its snapshotter works through. */
-  #snapshotTarget(): SnapshotTarget<T> {
-    const parts = this.#parts;
-    const timeOf = (e: T): number => (this.#timeTracked ? this.#timeOf(e) : 0);
-    const windowValueOf = (e: T): number => (this.#windowValue !== undefined ? this.#valueOf(e) : 0);
-    const changedAt = (tails: readonly number[], apply: (part: Partition<T>) => boolean): number[] => {
-      const changed: number[] = [];
-      parts.forEach((part, p) => {
-        if (tails[p] === part.tail && apply(part)) changed.push(p);
-      });
-      return changed;
-    };
-    return {
-      partitions: parts.length,
-      version: (p) => parts[p]!.tail,
-      mutations: (p) => parts[p]!.tail + parts[p]!.resets,
-      totalAppended: () => this.#stats.totalAppended,
-      isPristine: () =>
-        this.#stats.totalAppended === 0 && parts.every((part) => part.tail === 0 && part.resets === 0),
-      capture: (p) => {
-        const part = parts[p]!;
-        const events = new Array<T>(part.size);
-        for (let pos = 0; pos < events.length; pos++) events[pos] = part.items[part.slotAt(pos)] as T;
-        return { version: part.tail, events };
-      },
-      check: (p, events, version) => {
-        if (events.length > version) {
-          throw new EventStoreError(
-            ErrorCode.SNAPSHOT_CORRUPT,
-            `invalid snapshot of partition ${p}: it holds ${events.length} events, more than its version ${version} appended`,
-          );
-        }
-      },
-      restore: (p, events, version) => {
-        const part = parts[p]!;
-        const kept = events.length > part.capacity ? events.slice(events.length - part.capacity) : events;
-        part.resetTo(version - kept.length);
-        for (const e of kept) part.push(e, timeOf(e), windowValueOf(e));
-      },
-      replayAppend: (p, sequence, event) => {
-        const part = parts[p]!;
-        if (sequence < part.tail) return 'skipped';
-        if (sequence > part.tail) return 'gap';
-        const t = timeOf(event);
-        const v = windowValueOf(event);
-        if (part.size === part.capacity) part.evictOldest();
-        part.push(event, t, v);
-        return 'applied';
-      },
-      replayClear: (tails) =>
-        changedAt(tails, (part) => {
-          const had = part.size > 0;
-          part.clear();
-          return had;
-        }),
-      replayPurge: (olderThan, tails) =>
-        changedAt(tails, (part) => part.purgeOlderThan(olderThan, timeOf) > 0),
-      setJournalHook: (hook) => {
-        this.#journal = hook;
-        this.#untimedRoundRobin = false;
-      },
-    };
   }
 
   /**
@@ -713,6 +637,10 @@ export class EventStore<T> implements Iterable<T> {
     throw invalidArg(`\`partitionKey\` must return a string or a number, received ${describe(key)}`);
   }
 
+  #resolve(q: QueryOptions<T> | undefined): ResolvedQuery<T> {
+    return resolveQuery(q, this.#parts.length, this.#tracking, this.#timestampOf !== undefined);
+  }
+
   #checkPartition(partition: number): number {
     return ensureInteger('partition', partition, 0, this.#parts.length - 1);
   }
@@ -771,52 +699,8 @@ export class EventStore<T> implements Iterable<T> {
       foldIn(this.#parts[p]!, r, selector, useValues, totals);
     return totals;
   }
-
-  #resolve(q: QueryOptions<T> | undefined): ResolvedQuery<T> {
-    const r: ResolvedQuery<T> = {
-      timed: false,
-      from: Number.NEGATIVE_INFINITY,
-      to: Number.POSITIVE_INFINITY,
-      filter: undefined,
-      firstPartition: 0,
-      endPartition: this.#parts.length,
-    };
-    if (q === undefined) return r;
-    if (typeof q !== 'object' || q === null) {
-      throw invalidArg(
-        `query options must be an object { from?, to?, filter?, partition? }, received ${describe(q)}`,
-      );
-    }
-    for (const key in q) {
-      if (!QUERY_KEYS.has(key)) throw invalidArg(`unknown query option \`${key}\``);
-    }
-    if (q.from !== undefined || q.to !== undefined) {
-      if (!this.#tracking)
-        throw new EventStoreError(ErrorCode.WINDOW_TRACKING_DISABLED, WINDOW_TRACKING_DISABLED_MESSAGE);
-      if (this.#timestampOf === undefined) {
-        throw new EventStoreError(
-          ErrorCode.TIMESTAMP_SELECTOR_REQUIRED,
-          'queries with `from`/`to` need a `timestampSelector`',
-        );
-      }
-      r.timed = true;
-      if (q.from !== undefined) r.from = ensureTime('from', q.from);
-      if (q.to !== undefined) r.to = ensureTime('to', q.to);
-    }
-    if (q.filter !== undefined) r.filter = ensureFunction('filter', q.filter);
-    if (q.partition !== undefined) {
-      r.firstPartition = this.#checkPartition(q.partition);
-      r.endPartition = r.firstPartition + 1;
-    }
-    return r;
-  }
 }
 
 function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null;
-}
-
-function toWindowResult(t: Totals): WindowResult {
-  if (t.count === 0) return { count: 0, sum: 0, min: undefined, max: undefined, average: undefined };
-  return { count: t.count, sum: t.sum, min: t.min, max: t.max, average: t.sum / t.count };
 }

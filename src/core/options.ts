@@ -36,6 +36,7 @@ const KNOWN_OPTIONS = new Set([
   'enableFalseSharingProtection',
 ]);
 
+/** {@link EventStoreOptions} validated: the capacity split per partition and the resolved selectors. */
 export interface ResolvedOptions<T> {
   partitionCapacities: number[];
   capacity: number;
@@ -88,6 +89,7 @@ export function resolvePartitioning(
   return { partitions, capacities: new Array<number>(partitions).fill(per) };
 }
 
+/** Validates store options once, at construction; every bad value throws ES_ERR_INVALID_ARG. */
 export function resolveOptions<T>(options: EventStoreOptions<T> | undefined): ResolvedOptions<T> {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {

@@ -24,6 +24,7 @@ function grown(column: Float64Array, size: number): Float64Array {
   return next;
 }
 
+/** One partition's ring: events, their times and window values, and its window buckets. */
 export class Partition<T> {
   readonly capacity: number;
   /**

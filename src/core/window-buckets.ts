@@ -19,6 +19,7 @@ export interface BucketTotals {
   max: number;
 }
 
+/** The time buckets of one partition (see the diagram above). */
 export class WindowBuckets {
   readonly widthMs: number;
   readonly bucketCount: number;

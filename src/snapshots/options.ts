@@ -5,12 +5,13 @@ import {
   describe,
   ensureBoolean,
   ensureInteger,
-  ensureOneOf,
   ensurePositiveNumber,
+  ensureSyncPolicy,
   invalidArg,
 } from '../errors.js';
 import type { JournalSyncPolicy, SnapshotLogger, SnapshotOptions } from './types.js';
 
+/** {@link SnapshotOptions} validated, every default filled in. */
 export interface ResolvedSnapshotOptions {
   enabled: boolean;
   intervalMs: number;
@@ -56,10 +57,7 @@ export const consoleLogger: SnapshotLogger = {
   },
 };
 
-function int(name: string, value: unknown, fallback: number, min: number): number {
-  return value === undefined ? fallback : ensureInteger(name, value, min);
-}
-
+/** Validates snapshot options and fills in the defaults; every bad value throws ES_ERR_INVALID_ARG. */
 export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapshotOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArg(`snapshot \`options\` must be an object, received ${describe(options)}`);
@@ -68,8 +66,11 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
     if (!KNOWN.has(key)) throw invalidArg(`unknown snapshot option \`${key}\``);
   const o = options;
   const enabled = ensureBoolean('enabled', o.enabled, true);
-  const intervalMs = int('intervalMs', o.intervalMs, 120_000, 0);
-  const minEventsBetweenSnapshots = int('minEventsBetweenSnapshots', o.minEventsBetweenSnapshots, 50_000, 0);
+  const intervalMs = o.intervalMs === undefined ? 120_000 : ensureInteger('intervalMs', o.intervalMs, 0);
+  const minEventsBetweenSnapshots =
+    o.minEventsBetweenSnapshots === undefined
+      ? 50_000
+      : ensureInteger('minEventsBetweenSnapshots', o.minEventsBetweenSnapshots, 0);
   if (enabled && intervalMs === 0 && minEventsBetweenSnapshots === 0) {
     throw invalidArg(
       '`intervalMs` and `minEventsBetweenSnapshots` are both 0, so nothing would trigger a snapshot; enable one (or set `enabled: false`)',
@@ -83,10 +84,7 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
     const jo = j as { enabled?: unknown; syncPolicy?: unknown };
     journal = {
       enabled: ensureBoolean('journal.enabled', jo.enabled, false),
-      syncPolicy:
-        jo.syncPolicy === undefined
-          ? 'everysec'
-          : ensureOneOf('journal.syncPolicy', jo.syncPolicy, ['always', 'everysec', 'no']),
+      syncPolicy: ensureSyncPolicy('journal.syncPolicy', jo.syncPolicy, 'everysec'),
     };
   }
   let logger = consoleLogger;
@@ -105,9 +103,14 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
     enabled,
     intervalMs,
     minEventsBetweenSnapshots,
-    maxConcurrentSnapshotJobs: int('maxConcurrentSnapshotJobs', o.maxConcurrentSnapshotJobs, 2, 1),
-    snapshotsToKeep: int('snapshotsToKeep', o.snapshotsToKeep, 3, 1),
-    maxSaveAttempts: int('maxSaveAttempts', o.maxSaveAttempts, 5, 1),
+    maxConcurrentSnapshotJobs:
+      o.maxConcurrentSnapshotJobs === undefined
+        ? 2
+        : ensureInteger('maxConcurrentSnapshotJobs', o.maxConcurrentSnapshotJobs, 1),
+    snapshotsToKeep:
+      o.snapshotsToKeep === undefined ? 3 : ensureInteger('snapshotsToKeep', o.snapshotsToKeep, 1),
+    maxSaveAttempts:
+      o.maxSaveAttempts === undefined ? 5 : ensureInteger('maxSaveAttempts', o.maxSaveAttempts, 1),
     backoffBaseDelayMs:
       o.backoffBaseDelayMs === undefined
         ? 100

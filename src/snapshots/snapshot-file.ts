@@ -12,13 +12,19 @@ import { promisify } from 'node:util';
 import { crc32, gunzip, gzip } from 'node:zlib';
 import { ErrorCode, EventStoreError, ensureBoolean, ensureInteger } from '../errors.js';
 
+/** `zlib.gzip` as a promise: compresses off the thread, in libuv's pool. */
 export const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
-export const SNAPSHOT_MAGIC = 0x5345464c; // 'LFES' little-endian
+/** First four bytes of every snapshot file: 'LFES' read as a little-endian u32. */
+export const SNAPSHOT_MAGIC = 0x5345464c;
+/** Format version written in the header; another version is refused as corrupt. */
 export const SNAPSHOT_FORMAT_VERSION = 1;
+/** Size of the header before the payload. */
 export const SNAPSHOT_HEADER_BYTES = 64;
+/** Header flag: the payload is gzipped. */
 export const FLAG_GZIP = 1;
+/** Header flag: the payload is a columnar partition image, not events. */
 export const FLAG_COLUMNAR = 2;
 /** Default bound on a decompressed payload, against decompression bombs. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 2 ** 31 - 1;

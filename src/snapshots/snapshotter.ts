@@ -1,22 +1,17 @@
 // The Snapshotter: decides when to snapshot, captures changed partitions, saves them with retries in
-// a bounded number of concurrent jobs, prunes, keeps the journal, and restores at boot.
+// a bounded number of concurrent jobs, prunes, and keeps the journal; restore at boot is restore.ts.
 // Concurrency contract: it runs on the store's thread. A capture is one synchronous step (a copy of the
 // partition's event references and version), so it is an exact prefix of the partition's history up to
 // its version; serialization and I/O happen afterwards, asynchronously, so appends are never blocked by a
 // save (they share the thread only with the ~4 ms encode slices).
 
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { ErrorCode, EventStoreError } from '../errors.js';
+import { ErrorCode, EventStoreError, hasErrorCode, invalidArg } from '../errors.js';
 import { backoffDelayMs } from './backoff.js';
-import {
-  encodeAppendRecord,
-  encodeClearRecord,
-  encodePurgeRecord,
-  Journal,
-  type ParsedSegment,
-  parseSegment,
-} from './journal.js';
+import { encodeAppendRecord, encodeClearRecord, encodePurgeRecord } from './journal-format.js';
+import { Journal } from './journal-writer.js';
 import { type ResolvedSnapshotOptions, resolveSnapshotOptions } from './options.js';
+import { Restorer, type RestoreTarget } from './restore.js';
 import type {
   PartitionSnapshotMetrics,
   PartitionState,
@@ -27,26 +22,17 @@ import type {
   SnapshotterMetrics,
 } from './types.js';
 
-/** What a store exposes to its snapshotter. Implemented by EventStore and ColumnarEventStore; not a public API. */
-export interface SnapshotTarget<T> {
-  readonly partitions: number;
-  version(partition: number): number;
+/**
+ * What a store exposes to its snapshotter: what restore works through, plus capture and the journal
+ * hook. Implemented by EventStore, ColumnarEventStore and the server's registry; not a public API.
+ */
+export interface SnapshotTarget<T> extends RestoreTarget<T> {
   /** Changes (appends, clears, purges) of a partition since creation or restore. */
   mutations(partition: number): number;
   totalAppended(): number;
   /** Nothing appended, restored or replayed yet. */
   isPristine(): boolean;
   capture(partition: number): { version: number; events: T[] };
-  restore(partition: number, events: T[], version: number): void;
-  /**
-   * Throws ES_ERR_SNAPSHOT_CORRUPT when `restore(partition, events, version)` would refuse or fail on
-   * this state (run on every file before it is restored, and on every save's read-back). Changes nothing.
-   */
-  check(partition: number, events: readonly T[], version: number): void;
-  replayAppend(partition: number, sequence: number, event: T): 'applied' | 'skipped' | 'gap';
-  /** Applies a journaled clear/purge to the partitions at the recorded versions; returns those changed. */
-  replayClear(tails: readonly number[]): number[];
-  replayPurge(olderThan: number, tails: readonly number[]): number[];
   setJournalHook(hook: JournalHook<T> | undefined): void;
 }
 
@@ -84,16 +70,6 @@ interface PartitionBook {
 
 const TRIGGER_CHECK_MS = 250;
 
-/** A snapshot's name in logs and errors: `<partition>_<version>_<ms>`, as the file store names it. */
-function describeMeta(meta: SnapshotMetadata): string {
-  return `${meta.partition}_${meta.version}_${Math.trunc(meta.takenAtMs)}`;
-}
-
-/** A file that restore would refuse (corrupt, or content the store rejects). */
-function isCorrupt(err: unknown): boolean {
-  return err instanceof EventStoreError && err.code === ErrorCode.SNAPSHOT_CORRUPT;
-}
-
 /**
  * A store's `restoreFromSnapshots()`: restores through its snapshotter, or rejects with
  * ES_ERR_INVALID_STATE when `configureSnapshots()` was not called first.
@@ -129,14 +105,12 @@ export class Snapshotter<T> {
   readonly #staleSegments = new Map<number, Set<number>>();
   /** Journal segments whose deletion is in flight. */
   readonly #deletingSegments = new Set<number>();
+  readonly #restorer: Restorer<T>;
   #restored = false;
   #ready: Promise<void> | undefined;
-  /** Snapshots verified restorable in this process (skips re-reading them when pruning). */
-  readonly #knownValid = new Set<string>();
   #totalFailedJobs = 0;
-  #quarantined = 0;
-  #swept = 0;
-  #replayed = 0;
+  /** Files prune quarantined (restore and the read-back of saves count theirs in the restorer). */
+  #prunedQuarantined = 0;
   #segmentsDeleted = 0;
   #journalFailures = 0;
   #stopped = false;
@@ -150,21 +124,16 @@ export class Snapshotter<T> {
     this.options = resolveSnapshotOptions(options);
     if (this.options.enabled) {
       if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
-        throw new EventStoreError(
-          ErrorCode.INVALID_ARG,
-          '`serializer` must implement serialize and deserialize',
-        );
+        throw invalidArg('`serializer` must implement serialize and deserialize');
       }
       if (typeof store?.save !== 'function' || typeof store.listSnapshots !== 'function') {
-        throw new EventStoreError(
-          ErrorCode.INVALID_ARG,
-          '`snapshotStore` must implement the SnapshotStore interface',
-        );
+        throw invalidArg('`snapshotStore` must implement the SnapshotStore interface');
       }
     }
     this.#target = target;
     this.#serializer = serializer;
     this.#store = store;
+    this.#restorer = new Restorer(target, serializer, store, this.options);
     this.#books = Array.from({ length: target.partitions }, () => ({
       lastVersion: -1,
       lastSnapshotAt: undefined,
@@ -264,9 +233,9 @@ export class Snapshotter<T> {
     return {
       partitions,
       totalFailedJobs: this.#totalFailedJobs,
-      quarantinedFiles: this.#quarantined,
-      sweptTemporaryFiles: this.#swept,
-      journalRecordsReplayed: this.#replayed,
+      quarantinedFiles: this.#restorer.quarantined + this.#prunedQuarantined,
+      sweptTemporaryFiles: this.#restorer.swept,
+      journalRecordsReplayed: this.#restorer.replayed,
       journalSegmentsDeleted: this.#segmentsDeleted,
       journalFailures: this.#journalFailures,
     };
@@ -285,174 +254,19 @@ export class Snapshotter<T> {
     }
     if (!this.options.enabled) return 0;
     this.#restored = true;
-    this.#swept += await this.#store.sweepTemporaryFiles();
-    const P = this.#target.partitions;
-    const onDisk = await this.#store.listPartitions();
-    const extra = onDisk.filter((p) => p >= P);
-    if (extra.length > 0) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-        `the snapshot directory has partition ${extra[0]} but the store has ${P} partitions; restore with the same partition count`,
-      );
-    }
-    let restored = 0;
-    for (const p of onDisk) {
-      if (await this.#restorePartition(p)) restored++;
-    }
-    await this.#replayJournal();
-    return restored;
-  }
-
-  /**
-   * Loads a snapshot and runs every check that restoring it runs: the configured serializer decodes it
-   * (its own format, checksums and codec), it belongs to this partition, partition count and version,
-   * and the store accepts its content. Restore, the read-back after each save and prune all use this,
-   * so a file counted as saved is one that restore takes.
-   */
-  async #load(meta: SnapshotMetadata): Promise<PartitionState<T>> {
-    const state = await this.#serializer.deserialize(await this.#store.load(meta));
-    if (state.partitions !== this.#target.partitions) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-        `snapshot ${describeMeta(meta)} was taken for a store of ${state.partitions} partitions; this store has ${this.#target.partitions}`,
-      );
-    }
-    if (state.partition !== meta.partition || state.version !== meta.version) {
-      throw new EventStoreError(
-        ErrorCode.SNAPSHOT_CORRUPT,
-        `invalid snapshot: ${describeMeta(meta)} holds partition ${state.partition} version ${state.version}`,
-      );
-    }
-    this.#target.check(meta.partition, state.events, state.version);
-    this.#knownValid.add(describeMeta(meta));
-    return state;
-  }
-
-  async #restorePartition(p: number): Promise<boolean> {
-    const candidates = await this.#store.listSnapshots(p);
-    for (const meta of candidates) {
-      let state: PartitionState<T>;
-      try {
-        state = await this.#load(meta);
-      } catch (err) {
-        if (!isCorrupt(err)) throw err;
-        this.options.logger.warn(
-          { partition: p, file: describeMeta(meta), error: (err as Error).message },
-          'snapshot is corrupt; quarantined, falling back to the previous one',
-        );
-        await this.#quarantine(meta);
-        continue;
-      }
-      this.#target.restore(p, state.events, state.version);
-      const book = this.#books[p]!;
-      book.lastVersion = state.version;
-      book.lastSnapshotAt = new Date(state.takenAtMs);
-      book.savedMutations = this.#target.mutations(p);
-      return true;
-    }
-    if (candidates.length === 0) return false;
-    if (this.options.allowEmptyRestore) {
-      this.options.logger.error(
-        { partition: p },
-        'every snapshot of the partition is corrupt; starting it empty',
-      );
-      return false;
-    }
-    throw new EventStoreError(
-      ErrorCode.RESTORE_FAILED,
-      `every snapshot of partition ${p} is corrupt (${candidates.length} quarantined); set allowEmptyRestore to start it empty`,
-    );
-  }
-
-  /** Moves a file aside; one that cannot be moved (EIO, EROFS) is logged and left, never loaded as good. */
-  async #quarantine(meta: SnapshotMetadata): Promise<void> {
-    try {
-      await this.#store.quarantine(meta);
-      this.#quarantined++;
-    } catch (moveErr) {
-      this.options.logger.error(
-        { partition: meta.partition, file: describeMeta(meta), error: (moveErr as Error).message },
-        'corrupt snapshot could not be quarantined; left in place and skipped',
-      );
-    }
-  }
-
-  async #replayJournal(): Promise<void> {
-    const segments = await this.#store.listJournalSegments();
-    const dirty = new Set<number>();
-    const broken = new Set<number>();
-    for (const segment of segments) {
-      let parsed: ParsedSegment;
-      try {
-        parsed = parseSegment(await this.#store.readJournalSegment(segment));
-      } catch (err) {
-        if ((err as EventStoreError).code !== ErrorCode.SNAPSHOT_CORRUPT) throw err;
-        this.options.logger.warn(
-          { segment, error: (err as Error).message },
-          'journal segment header is unreadable; skipped',
-        );
-        this.#adoptSegment(segment, []);
-        continue;
-      }
-      if (parsed.codecName !== this.#serializer.codec.name || parsed.partitions !== this.#target.partitions) {
-        throw new EventStoreError(
-          ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
-          `journal segment ${segment} was written with codec '${parsed.codecName}' and ${parsed.partitions} partitions; ` +
-            `this store uses '${this.#serializer.codec.name}' and ${this.#target.partitions}`,
-        );
-      }
-      const touched = new Set<number>();
-      for (const r of parsed.records) {
-        if (r.type === 'append') {
-          if (r.partition >= this.#target.partitions || broken.has(r.partition)) continue;
-          let event: T;
-          try {
-            event = this.#serializer.codec.decode(r.event);
-          } catch (err) {
-            this.options.logger.error(
-              { segment, partition: r.partition, sequence: r.sequence, error: (err as Error).message },
-              'journal record does not decode; later records of the partition are not replayed',
-            );
-            broken.add(r.partition);
-            continue;
-          }
-          const outcome = this.#target.replayAppend(r.partition, r.sequence, event);
-          if (outcome === 'applied') {
-            touched.add(r.partition);
-            this.#replayed++;
-          } else if (outcome === 'gap') {
-            this.options.logger.error(
-              {
-                segment,
-                partition: r.partition,
-                sequence: r.sequence,
-                version: this.#target.version(r.partition),
-              },
-              'journal has a gap; later records of the partition are not replayed',
-            );
-            broken.add(r.partition);
-          }
-        } else {
-          const changed =
-            r.type === 'clear'
-              ? this.#target.replayClear(r.tails)
-              : this.#target.replayPurge(r.olderThan, r.tails);
-          for (const p of changed) touched.add(p);
-          if (changed.length > 0) this.#replayed++;
-        }
-      }
-      if (parsed.droppedBytes > 0) {
-        this.options.logger.warn(
-          { segment, droppedBytes: parsed.droppedBytes },
-          'journal segment ends with a torn record; dropped',
-        );
-      }
-      for (const p of touched) dirty.add(p);
-      this.#adoptSegment(segment, touched);
-    }
-    // Replayed partitions differ from their snapshot files: the next round must save them.
-    for (const p of dirty) this.#books[p]!.savedMutations = -1;
-    if (this.#journal === undefined && this.options.journal.enabled) this.#installJournal(1);
+    return this.#restorer.restore({
+      restored: (p, state) => {
+        const book = this.#books[p]!;
+        book.lastVersion = state.version;
+        book.lastSnapshotAt = new Date(state.takenAtMs);
+        book.savedMutations = this.#target.mutations(p);
+      },
+      segmentRead: (segment, touched) => this.#adoptSegment(segment, touched),
+      // Replayed partitions differ from their snapshot files: the next round must save them.
+      replayed: (partitions) => {
+        for (const p of partitions) this.#books[p]!.savedMutations = -1;
+      },
+    });
   }
 
   #adoptSegment(segment: number, touched: Iterable<number>): void {
@@ -602,7 +416,7 @@ export class Snapshotter<T> {
           try {
             await this.#store.save(meta, bytes);
           } catch (err) {
-            const fatal = (err as EventStoreError).code === ErrorCode.SNAPSHOT_EXISTS;
+            const fatal = hasErrorCode(err, ErrorCode.SNAPSHOT_EXISTS);
             if (fatal || attempts >= this.options.maxSaveAttempts) throw err;
             const delay = backoffDelayMs(
               attempts,
@@ -617,13 +431,13 @@ export class Snapshotter<T> {
             continue;
           }
           try {
-            await this.#load(meta);
+            await this.#restorer.load(meta);
             break;
           } catch (err) {
             // Restore would refuse this file: it is never counted as saved, never prunes an older
             // generation and never lets a journal segment go. Not retried: the same state would be
             // written again the same way.
-            if (isCorrupt(err)) await this.#quarantine(meta);
+            if (hasErrorCode(err, ErrorCode.SNAPSHOT_CORRUPT)) await this.#restorer.quarantine(meta);
             throw err;
           }
         }
@@ -660,24 +474,12 @@ export class Snapshotter<T> {
     }
   }
 
-  /** Whether restore would take this file, judged through the configured serializer. */
-  async #isValid(meta: SnapshotMetadata): Promise<boolean> {
-    if (this.#knownValid.has(describeMeta(meta))) return true;
-    try {
-      await this.#load(meta);
-      return true;
-    } catch (err) {
-      if (isCorrupt(err)) return false;
-      throw err;
-    }
-  }
-
   async #prune(p: number): Promise<void> {
     await this.#withSpan('snapshot.prune', { partition: p }, async (span) => {
       const { kept, deleted, quarantined } = await this.#store.prune(p, this.options.snapshotsToKeep, (m) =>
-        this.#isValid(m),
+        this.#restorer.isValid(m),
       );
-      this.#quarantined += quarantined;
+      this.#prunedQuarantined += quarantined;
       span?.setAttributes({ kept, deleted });
     });
   }

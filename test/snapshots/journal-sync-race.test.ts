@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FileSystemSnapshotStore } from '../../src/index.ts';
-import { encodeAppendRecord, Journal, parseSegment } from '../../src/snapshots/journal.ts';
+import { encodeAppendRecord, parseSegment } from '../../src/snapshots/journal-format.ts';
+import { Journal } from '../../src/snapshots/journal-writer.ts';
 import { wrapJournalSync } from '../helpers/snapshot-store.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);

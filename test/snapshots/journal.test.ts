@@ -9,9 +9,9 @@ import {
   encodeClearRecord,
   encodePurgeRecord,
   encodeSegmentHeader,
-  Journal,
   parseSegment,
-} from '../../src/snapshots/journal.ts';
+} from '../../src/snapshots/journal-format.ts';
+import { Journal } from '../../src/snapshots/journal-writer.ts';
 import { wrapJournalSync } from '../helpers/snapshot-store.ts';
 
 const roots: string[] = [];
