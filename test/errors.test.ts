@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { EventStoreHttpError } from '../src/client/index.ts';
 import { ensureSyncPolicy } from '../src/errors.ts';
 import { ErrorCode, EventStore, EventStoreError } from '../src/index.ts';
 
@@ -29,6 +30,7 @@ function documentedClasses(): Map<string, string> {
 /** Every error class a user can meet, built once: the class table must list exactly these. */
 const ERROR_CLASSES: ReadonlyMap<string, () => Error> = new Map([
   ['EventStoreError', () => new EventStoreError(ErrorCode.INTERNAL, 'built by the test')],
+  ['EventStoreHttpError', () => new EventStoreHttpError(ErrorCode.INTERNAL, 'built by the test', 500)],
 ]);
 
 describe('error classes', () => {

@@ -9,7 +9,7 @@
 // two reads could leave a shard silently older than what was acknowledged before the read began).
 
 import { stat } from 'node:fs/promises';
-import { ErrorCode, EventStoreError } from '../errors.js';
+import { ErrorCode, EventStoreError, invalidArg } from '../errors.js';
 import { fromRecord, type ShardOp } from '../server/streams/shard-ops.js';
 import type { StreamRegistry } from '../server/streams/stream-registry.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
@@ -43,7 +43,7 @@ export async function readDataDir(dir: string): Promise<DataDirView> {
   try {
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(dir), { code: 'ENOTDIR' });
   } catch (err) {
-    throw new EventStoreError(ErrorCode.INVALID_ARG, `data directory ${dir}: ${describeFsError(err)}`);
+    throw invalidArg(`data directory ${dir}: ${describeFsError(err)}`);
   }
   return read(new FileSystemSnapshotStore(dir, { fsyncDirectory: false }));
 }

@@ -7,7 +7,7 @@
 //   lockfree-eventstore --version
 
 import { parseArgs } from 'node:util';
-import { EventStoreError } from '../errors.js';
+import { EventStoreError, ensureSyncPolicy } from '../errors.js';
 import { createServer, type ServerOptions } from '../server/index.js';
 import { integerArg, type Output, UsageError, usageMessage } from './arguments.js';
 import { runDataCommand } from './data.js';
@@ -108,10 +108,11 @@ async function serve(argv: string[]): Promise<number> {
   set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));
   set('failClosedAfterMs', integerArg('fail-closed-after-ms', values['fail-closed-after-ms']));
   if (values.fsync !== undefined) {
-    if (values.fsync !== 'always' && values.fsync !== 'everysec' && values.fsync !== 'no') {
-      throw new UsageError(`--fsync must be always, everysec or no, received ${values.fsync}`);
+    try {
+      options.fsync = ensureSyncPolicy('--fsync', values.fsync);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
     }
-    options.fsync = values.fsync;
   }
   const server = createServer(options);
   const url = await server.listen();

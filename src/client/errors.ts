@@ -18,10 +18,23 @@ export class EventStoreHttpError extends EventStoreError {
     problem: Record<string, unknown> = {},
     options?: { cause?: unknown },
   ) {
-    super(code, message, options);
+    super(code, message, { ...options, details: detailsOf(problem) });
     this.status = status;
     this.problem = problem;
   }
+
+  override get name(): string {
+    return 'EventStoreHttpError';
+  }
+}
+
+const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code']);
+
+/** The members of a problem beyond the standard ones (`currentVersion`, `expectedSeq`, …). */
+function detailsOf(problem: Record<string, unknown>): Record<string, unknown> {
+  const details: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(problem)) if (!PROBLEM_MEMBERS.has(key)) details[key] = value;
+  return details;
 }
 
 /** Rebuilds the error of a non-2xx response. */

@@ -2,7 +2,7 @@
 // (fetch, ReadableStream, TextDecoder, AbortSignal), so it runs in Node and in browsers. Stateless
 // apart from idempotent producers, whose per-stream sequence numbers live in the producer object.
 
-import { ErrorCode, EventStoreError } from '../errors.js';
+import { ErrorCode, invalidArg } from '../errors.js';
 import type { AggregateResult, AppendResult, StoredEvent, StreamInfo, StreamList } from '../protocol.js';
 import { EventStoreHttpError, errorFromResponse, networkError } from './errors.js';
 
@@ -84,7 +84,7 @@ export interface IdempotentProducer {
 
 function streamPath(name: string): string {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new EventStoreError(ErrorCode.INVALID_ARG, '`stream` must be a non-empty string');
+    throw invalidArg('`stream` must be a non-empty string');
   }
   return `/streams/${name.split('/').map(encodeURIComponent).join('/')}`;
 }
@@ -95,8 +95,7 @@ function timeParam(v: number | Date | string): string {
 
 function jsonBody(value: unknown, what: string): string {
   const text = JSON.stringify(value);
-  if (text === undefined)
-    throw new EventStoreError(ErrorCode.INVALID_ARG, `${what} is not JSON-serializable`);
+  if (text === undefined) throw invalidArg(`${what} is not JSON-serializable`);
   return text;
 }
 
@@ -155,7 +154,7 @@ export class EventStoreClient {
     options: AppendOptions = {},
   ): Promise<AppendResult> {
     if (!Array.isArray(events) || events.length === 0) {
-      throw new EventStoreError(ErrorCode.INVALID_ARG, '`events` must be a non-empty array');
+      throw invalidArg('`events` must be a non-empty array');
     }
     return this.#append(stream, jsonBody(events, '`events`'), options, {}, options.signal);
   }
@@ -411,9 +410,7 @@ export class EventStoreClient {
       append: (stream, event, opts = {}) => enqueue(stream, jsonBody(event, '`event`'), opts.signal),
       appendBatch: (stream, events, opts = {}) => {
         if (!Array.isArray(events) || events.length === 0) {
-          return Promise.reject(
-            new EventStoreError(ErrorCode.INVALID_ARG, '`events` must be a non-empty array'),
-          );
+          return Promise.reject(invalidArg('`events` must be a non-empty array'));
         }
         return enqueue(stream, jsonBody(events, '`events`'), opts.signal);
       },

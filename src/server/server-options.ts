@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
-import { ensureInteger, ensureOneOf, invalidArg } from '../errors.js';
+import { ensureInteger, ensureSyncPolicy, invalidArg } from '../errors.js';
 import { DEFAULT_MAX_JSON_DEPTH } from '../json.js';
 import type { JournalSyncPolicy } from '../snapshots/types.js';
 import { type CorsPolicy, resolveCors } from './http/cors.js';
@@ -179,7 +179,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     port: ensureInteger('port', o.port ?? 7070, 0, 65_535),
     host: o.host ?? '127.0.0.1',
     dataDir: o.dataDir,
-    fsync: ensureOneOf('fsync', o.fsync ?? 'everysec', ['always', 'everysec', 'no']),
+    fsync: ensureSyncPolicy('fsync', o.fsync, 'everysec'),
     token: o.token ?? env('LFES_TOKEN', 'LOCKFREE_EVENTSTORE_TOKEN'),
     cors: resolveCors(o.corsOrigin),
     streamCapacity,

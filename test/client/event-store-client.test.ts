@@ -68,10 +68,11 @@ describe('EventStoreClient', () => {
     );
     assert.ok(err instanceof EventStoreHttpError);
     assert.ok(err instanceof EventStoreError);
-    assert.equal(err.name, 'EventStoreError');
+    assert.equal(err.name, 'EventStoreHttpError');
     assert.equal(err.code, ErrorCode.WRONG_EXPECTED_VERSION);
     assert.equal(err.status, 409);
     assert.equal(err.problem.currentVersion, 0);
+    assert.equal(err.details.currentVersion, 0);
     assert.equal((await es.append('cas', 2, { expectedVersion: 0 })).firstOffset, 1);
     await assert.rejects(
       async () => {
