@@ -2,7 +2,7 @@
 // journals) continuously and is killed with SIGKILL at seeded random moments, many times in a row on
 // the same directory; after each kill a fresh store restores and the result is checked against the
 // child's deterministic event sequence.
-// EVSTORE_CRASH_ITERATIONS, EVSTORE_JOURNAL_ITERATIONS and EVSTORE_CRASH_SEED tune a run.
+// LFES_CRASH_ITERATIONS, LFES_JOURNAL_ITERATIONS and LFES_CRASH_SEED tune a run.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,9 +22,9 @@ import {
   tempFiles,
 } from '../helpers/snapshot-crash.ts';
 
-const SEED = Number(process.env.EVSTORE_CRASH_SEED ?? Date.now() % 2 ** 31);
-const CRASH_ITERATIONS = Number(process.env.EVSTORE_CRASH_ITERATIONS ?? 20);
-const JOURNAL_ITERATIONS = Number(process.env.EVSTORE_JOURNAL_ITERATIONS ?? 5);
+const SEED = Number(process.env.LFES_CRASH_SEED ?? Date.now() % 2 ** 31);
+const CRASH_ITERATIONS = Number(process.env.LFES_CRASH_ITERATIONS ?? 20);
+const JOURNAL_ITERATIONS = Number(process.env.LFES_JOURNAL_ITERATIONS ?? 5);
 
 const roots: string[] = [];
 async function freshRoot(): Promise<string> {
@@ -43,8 +43,7 @@ describe('snapshots under kill -9', () => {
   it('restores a valid, never-older generation holding an exact prefix after every kill during continuous snapshots, and sweeps every temp file', async () => {
     const root = await freshRoot();
     const rnd = mulberry32(SEED);
-    const where = (i: number): string =>
-      `seed ${SEED}, iteration ${i} (EVSTORE_CRASH_SEED=${SEED} replays it)`;
+    const where = (i: number): string => `seed ${SEED}, iteration ${i} (LFES_CRASH_SEED=${SEED} replays it)`;
     let previous = new Array<number>(SNAPSHOT_PARTITIONS).fill(0);
     let orphans = 0;
     let invalid = 0;
