@@ -4,14 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EventStoreClient } from '../../src/client/index.ts';
-import { tempDir } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -44,7 +43,6 @@ describe('samples/client-sample', () => {
       server.child.kill('SIGTERM');
       await server.exited;
     }
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('appends the orders, reads them back and matches the server aggregate', {

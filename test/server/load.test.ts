@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -22,8 +21,9 @@ import {
   NO_VIOLATIONS,
   violations,
 } from '../helpers/history-checker.ts';
-import { get, post, startServer, tempDir } from '../helpers/server.ts';
+import { get, post, startServer } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const GATEWAYS = Number(process.env.LFES_LOAD_GATEWAYS ?? 4);
@@ -129,7 +129,7 @@ describe('load through gateway processes (T32, T33)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 
@@ -178,7 +178,7 @@ describe('load through gateway processes (T32, T33)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });
@@ -296,7 +296,7 @@ describe('oversized bodies against a server process (T27)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });
