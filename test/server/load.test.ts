@@ -21,6 +21,7 @@ import {
   NO_VIOLATIONS,
   violations,
 } from '../helpers/history-checker.ts';
+import { retryWhileAddressInUse } from '../helpers/ports.ts';
 import { get, post, startServer } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
 import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
@@ -155,7 +156,8 @@ describe('load through gateway processes (T32, T33)', () => {
       const killedAt = performance.now();
       const killedAtEpoch = performance.timeOrigin + killedAt;
       await sleep(300);
-      server = await spawnServer(['--data-dir', dataDir, '--port', port]);
+      // The gateways know this port: the new server takes it again (once whoever briefly held it lets go).
+      server = await retryWhileAddressInUse(() => spawnServer(['--data-dir', dataDir, '--port', port]));
       console.log(`# T33: down for ${(performance.now() - killedAt).toFixed(0)} ms`);
       const history = await running;
       const seconds = (performance.now() - t0) / 1000;
