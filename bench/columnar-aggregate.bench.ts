@@ -1,7 +1,7 @@
 // Aggregation over 1 M held rows (timestamp, f64 value, key of 100 strings): a time-filtered sum,
 // groupBy over the 100 keys and topK, by ColumnarEventStore, by EventStore<object> and by a naive
 // array filter/reduce; then the seed's two layout tables (value vs reference type, SoA vs AoS) with
-// our numbers. Every answer is checked against the naive one before timing. BENCH_SMOKE=1: tiny sizes.
+// our numbers. Every answer is checked against the naive one before timing. LFES_BENCH_SMOKE=1: tiny sizes.
 
 import { ColumnarEventStore, EventStore } from '../src/index.ts';
 import { header } from './lib/machine.ts';
@@ -9,7 +9,7 @@ import { formatNs, printSection } from './lib/markdown.ts';
 import { type Section, target, writeResults } from './lib/results.ts';
 import { type BenchTask, runTinybench } from './lib/run-tinybench.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const ROWS = SMOKE ? 20_000 : 1_000_000;
 const KEYS = 100;
 

@@ -1,6 +1,6 @@
 // Append throughput of ColumnarEventStore: one thread (single rows, object batches, column blocks)
 // against EventStore<object> and a bare typed-array write (the limit), then 1 and 2 writer workers
-// appending at once, with and without a concurrent reader. BENCH_SMOKE=1: tiny sizes, no results file.
+// appending at once, with and without a concurrent reader. LFES_BENCH_SMOKE=1: tiny sizes, no results file.
 
 import { Worker } from 'node:worker_threads';
 import { ColumnarEventStore, EventStore } from '../src/index.ts';
@@ -9,7 +9,7 @@ import { formatRate, printSection } from './lib/markdown.ts';
 import { type Section, target, writeResults } from './lib/results.ts';
 import { type BenchTask, type Row, runTinybench } from './lib/run-tinybench.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const CAPACITY = SMOKE ? 8192 : 1 << 20;
 const BLOCK = SMOKE ? 1024 : 4096;
 const BLOCKS_PER_WORKER = SMOKE ? 100 : 5000;

@@ -1,14 +1,14 @@
 // Memory per held row of (timestamp, f64 value, key of 100 strings): ColumnarEventStore (shared
 // buffers, exact) against EventStore<object> and a plain array of objects (measured heap growth
 // after a full GC; run with --expose-gc, as scripts/run-bench.mjs does) and Redis' 31 B per entry.
-// BENCH_SMOKE=1: 100 k rows, no results file.
+// LFES_BENCH_SMOKE=1: 100 k rows, no results file.
 
 import { ColumnarEventStore, EventStore } from '../src/index.ts';
 import { header } from './lib/machine.ts';
 import { writeResults } from './lib/results.ts';
 import { settleHeap } from './lib/run-tinybench.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const ROWS = SMOKE ? 100_000 : 1_000_000;
 const KEYS = 100;
 const REDIS_BYTES_PER_ENTRY = 31;

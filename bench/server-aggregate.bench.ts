@@ -2,7 +2,7 @@
 // p99, against what a Redis 7 user does without it: XRANGE the same 1 M entries (pages of 10,000)
 // with ioredis and sum the field in the client. The event store server and redis-server each run in
 // their own process on 127.0.0.1; this process is the client. Both are stopped at the end.
-// BENCH_SMOKE=1: 20,000 events, few samples, no results file.
+// LFES_BENCH_SMOKE=1: 20,000 events, few samples, no results file.
 
 import { Redis } from 'ioredis';
 import { LatencyRecorder, percentileRow } from './lib/latency.ts';
@@ -11,7 +11,7 @@ import { formatNs, printSection } from './lib/markdown.ts';
 import { type Section, type Target, target, writeResults } from './lib/results.ts';
 import { closeHttp, hasCommand, httpCall, serverEntry, startEventStore, startRedis } from './lib/service.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const EVENTS = SMOKE ? 20_000 : 1_000_000;
 const POST_BATCH = 10_000;
 const REDIS_PAGE = 10_000;

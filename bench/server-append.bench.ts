@@ -2,7 +2,7 @@
 // limit), 100-event batch appends against Redis 7 XADD (unpipelined and pipelined 16), reads of pages
 // of 1000 against Redis XRANGE COUNT 1000, and the same append handler on node:http and fastify 5 (the
 // HTTP-layer decision). Every server and every load generator (wrk, redis-benchmark) is its own
-// process on 127.0.0.1; all are stopped at the end. BENCH_SMOKE=1: 1 s runs, no results file.
+// process on 127.0.0.1; all are stopped at the end. LFES_BENCH_SMOKE=1: 1 s runs, no results file.
 
 import { header, type Machine } from './lib/machine.ts';
 import { formatRate, printSection } from './lib/markdown.ts';
@@ -22,7 +22,7 @@ import {
   wrk,
 } from './lib/service.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const ROUNDS = SMOKE ? 1 : 2;
 const SECONDS = SMOKE ? 1 : 4;
 const CONNECTIONS = 50;

@@ -1,7 +1,7 @@
 // Snapshot write throughput (serialize + save of a 1 M-event partition, gzip and not) and restore time
 // of 1 M events, on the real filesystem under a temporary directory (removed at the end), next to
 // plain fs writes and reads of the same bytes and a naive JSON file. ColumnarEventStore snapshots are
-// measured too when the store has a snapshot API. BENCH_SMOKE=1: 50,000 events, no results file.
+// measured too when the store has a snapshot API. LFES_BENCH_SMOKE=1: 50,000 events, no results file.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -21,7 +21,7 @@ import { formatNs, printSection } from './lib/markdown.ts';
 import { type Section, writeResults } from './lib/results.ts';
 import { type Row, settleHeap } from './lib/run-tinybench.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const EVENTS = SMOKE ? 50_000 : 1_000_000;
 const REPS = SMOKE ? 2 : 3;
 const KEYS = 64;

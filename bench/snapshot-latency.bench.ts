@@ -2,7 +2,7 @@
 // the same store with snapshots off; then the acknowledged latency (append + await flushJournal) per
 // policy and group commit with concurrent producers. Appends are timed with process.hrtime.bigint()
 // in fixed batches of 64 single tryAppend calls, inside a producer loop that yields to the event loop,
-// so the snapshotter's work interleaves with it. Files go to a temporary directory, removed at the end. BENCH_SMOKE=1: tiny.
+// so the snapshotter's work interleaves with it. Files go to a temporary directory, removed at the end. LFES_BENCH_SMOKE=1: tiny.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
@@ -22,7 +22,7 @@ import { formatNs, formatRate, printSection } from './lib/markdown.ts';
 import { latencyTarget, type Section, writeResults } from './lib/results.ts';
 import { type Row, settleHeap } from './lib/run-tinybench.ts';
 
-const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
 const CAPACITY = SMOKE ? 25_600 : 200_000; // multiples of BATCH
 const PARTITIONS = 4;
 const ROUNDS = SMOKE ? 2 : 4;

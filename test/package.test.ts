@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import semver from 'semver';
+import { tempDir } from './helpers/temp-dir.ts';
 
 const root = new URL('../', import.meta.url);
 const rootDir = fileURLToPath(root);
@@ -119,11 +119,6 @@ describe('the lockfile', () => {
  * through the package's `exports`, checking every declaration file (`skipLibCheck: false`).
  */
 describe('the shipped type declarations', () => {
-  const dirs: string[] = [];
-  after(async () => {
-    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-  });
-
   const CORE_AND_CLIENT = `import { ColumnarEventStore, EventStore, type WindowResult } from 'lockfree-eventstore';
 import { type AppendResult, EventStoreClient } from 'lockfree-eventstore/client';
 
@@ -179,8 +174,7 @@ export { serverIsAny, url };
 
   /** Lays out the consumer project; returns its directory. */
   async function consumer(sources: Record<string, string>): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'lfes-consumer-'));
-    dirs.push(dir);
+    const dir = await tempDir('lfes-consumer-');
     const modules = join(dir, 'node_modules');
     const installed = join(modules, pkg.name);
     await mkdir(installed, { recursive: true });

@@ -58,8 +58,8 @@ export function target(
 ): Target {
   const label = `${row} ≥ ${goal}× ${baseline}${context === undefined ? '' : ` (${context})`}`;
   const names = new Set(section.rows.map((r) => r.name));
-  if (process.env.BENCH_FILTER !== undefined && !(names.has(row) && names.has(baseline))) {
-    console.log(`target skipped (BENCH_FILTER) ${label}`);
+  if (process.env.LFES_BENCH_FILTER !== undefined && !(names.has(row) && names.has(baseline))) {
+    console.log(`target skipped (LFES_BENCH_FILTER) ${label}`);
     return { label, ratio: Number.NaN, goal, reached: false };
   }
   const ratio = rowOf(section.rows, row).opsPerSec / rowOf(section.rows, baseline).opsPerSec;
@@ -87,10 +87,10 @@ export function latencyTarget(
   return { label, ratio, goal: limit, reached };
 }
 
-/** Writes bench/results/<name>.json and returns its path (not under BENCH_FILTER: partial runs are not results). */
+/** Writes bench/results/<name>.json and returns its path (not under LFES_BENCH_FILTER: partial runs are not results). */
 export function writeResults(result: BenchResult): string | undefined {
   const path = join(RESULTS_DIR, `${result.name}.json`);
-  if (process.env.BENCH_FILTER !== undefined) {
+  if (process.env.LFES_BENCH_FILTER !== undefined) {
     console.log(`\nBENCH_FILTER is set: ${path} left unchanged (a partial run is not a result)`);
     return undefined;
   }

@@ -70,8 +70,8 @@ export function settleHeap(): void {
 
 /** Measures `tasks` side by side and returns one row per task, in the order given. */
 export function runTinybench(tasks: readonly BenchTask[], options: RunOptions = {}): Row[] {
-  // BENCH_FILTER=<regex>: measure only the matching tasks (for a quick look; not for results files).
-  const filter = process.env.BENCH_FILTER;
+  // LFES_BENCH_FILTER=<regex>: measure only the matching tasks (for a quick look; not for results files).
+  const filter = process.env.LFES_BENCH_FILTER;
   if (filter !== undefined) tasks = tasks.filter((t) => new RegExp(filter).test(t.name));
   const rounds = options.rounds ?? 3;
   const pooled = new Map<string, number[]>(tasks.map((t) => [t.name, []]));

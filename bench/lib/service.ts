@@ -93,7 +93,7 @@ export function startProcess(
   });
 }
 
-/** The environment without a token, so the server under test asks for none. */
+/** The environment without a token (`LFES_TOKEN`, or its older name), so the server under test asks for none. */
 function withoutToken(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.LFES_TOKEN;

@@ -37,10 +37,15 @@ export interface NginxConfigOptions {
   runtimeDir?: string;
 }
 
+/** Where nginx writes its pid when started with `runtimeDir`: only once it has bound its port. */
+export function nginxPidFile(runtimeDir: string): string {
+  return join(runtimeDir, 'nginx.pid');
+}
+
 export function renderNginxConfig(options: NginxConfigOptions): string {
   const { listen, gateways, runtimeDir } = options;
   const servers = gateways.map((g) => `    server ${g} max_fails=1 fail_timeout=5s;`).join('\n');
-  const runtime = runtimeDir === undefined ? '' : `pid ${join(runtimeDir, 'nginx.pid')};\n`;
+  const runtime = runtimeDir === undefined ? '' : `pid ${nginxPidFile(runtimeDir)};\n`;
   const temp =
     runtimeDir === undefined
       ? ''

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { findExecutable, notFoundMessage, SBIN_DIRS } from '../shared/executables.ts';
-import { LOCAL_TOPOLOGY, renderNginxConfig } from './nginx-config.ts';
+import { LOCAL_TOPOLOGY, nginxPidFile, renderNginxConfig } from './nginx-config.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -126,6 +126,16 @@ function waitForLine(child: Child, pattern: RegExp, timeoutMs = 30_000): Promise
       reject(new Error(`${child.name} exited (${status}) before it was ready`));
     });
   });
+}
+
+/** Polls until `path` exists. */
+async function waitForFile(child: Child, path: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (child.done) throw new Error(`${child.name} exited before it was ready`);
+    if (Date.now() > deadline) throw new Error(`${child.name} did not write ${path} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Polls `url` until it answers 200. */
@@ -279,6 +289,9 @@ async function main(): Promise<void> {
     'daemon off;',
   ]);
   const nginxUrl = `http://127.0.0.1:${nginxPort}`;
+  // Until nginx has bound its port (it then writes its pid file), a 200 from that port may come from
+  // another program: nginx then stops with "Address already in use", and so does this script.
+  await waitForFile(nginx, nginxPidFile(runtimeDir));
   await waitForHealth(nginx, `${nginxUrl}/health`);
   console.log(`nginx       ${nginxUrl}  pid ${nginx.process.pid}  config ${configFile}`);
   console.log(`

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { get, post, startServer, tempDir } from '../helpers/server.ts';
+import { describe, it } from 'node:test';
+import { get, post, startServer } from '../helpers/server.ts';
 import { spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { ndjson, runCli } from './run-cli.ts';
-
-const dirs: string[] = [];
-async function dataDir(): Promise<string> {
-  const dir = await tempDir('lfes-cli-data-');
-  dirs.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
 
 interface StoredEvent {
   offset: number;
@@ -96,7 +87,7 @@ async function eventsOf(dir: string, stream: string, ...options: string[]): Prom
 describe('lockfree-eventstore data streams / data read', () => {
   it("lists the streams and prints the events of a running server's directory, changing nothing in it", async () => {
     // A first run leaves snapshots (its final one); the second, still running, adds journaled ops.
-    const dir = await dataDir();
+    const dir = await tempDir('lfes-cli-data-');
     const first = await startServer({ snapshotIntervalMs: 0 }, dir);
     await append(first.url, 'orders/eu', 12, 3);
     await append(first.url, 'gw/1', 1, 2500); // one request, more events than one captured op holds
@@ -154,7 +145,7 @@ describe('lockfree-eventstore data streams / data read', () => {
   });
 
   it('reads every acknowledged event after kill -9, dropping a torn journal tail without touching it', async () => {
-    const dir = await dataDir();
+    const dir = await tempDir('lfes-cli-data-');
     const p = await spawnServer(['--data-dir', dir, '--fsync', 'always']);
     const sent = {
       a: await append(p.url, 'a', 20, 2),
@@ -205,7 +196,7 @@ describe('lockfree-eventstore data streams / data read', () => {
   });
 
   it('restores the snapshots, then replays the journal written after them', async () => {
-    const dir = await dataDir();
+    const dir = await tempDir('lfes-cli-data-');
     const first = await spawnServer(['--data-dir', dir]);
     const early = await append(first.url, 'orders', 5, 2);
     first.child.kill('SIGTERM'); // final snapshot
@@ -289,7 +280,7 @@ describe('lockfree-eventstore data streams / data read', () => {
   });
 
   it('reports ops lost behind a corrupt snapshot as a problem, and exits 1', async () => {
-    const dir = await dataDir();
+    const dir = await tempDir('lfes-cli-data-');
     let t = await startServer({}, dir);
     await append(t.url, 'a', 3);
     await t.close(); // snapshot of a's shard at op 4 (create + 3 batches)
@@ -335,7 +326,7 @@ describe('lockfree-eventstore data streams / data read', () => {
       assert.equal(r.stderr, `data directory ${dir}: ${reason}\n`);
       assert.equal(r.stdout, '');
     }
-    const empty = await streamsOf(await dataDir());
+    const empty = await streamsOf(await tempDir('lfes-cli-data-'));
     assert.equal(empty.status, 0);
     assert.deepEqual(empty.report.streams, []);
     assert.equal(empty.report.shards, 0);

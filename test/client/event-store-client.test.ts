@@ -8,6 +8,7 @@ import {
   EventStoreHttpError,
   type StreamEvent,
 } from '../../src/client/index.ts';
+import { retryWhileAddressInUse } from '../helpers/ports.ts';
 import { type RunningServer, startServer } from '../helpers/server.ts';
 
 let s: RunningServer;
@@ -151,7 +152,7 @@ describe('EventStoreClient', () => {
     try {
       while (got.length < 3) await new Promise((r) => setTimeout(r, 20));
       await first.close(); // ends the subscription; the client reconnects with Last-Event-ID
-      restarted = await startServer({ port, heartbeatMs: 200 }, first.dataDir);
+      restarted = await retryWhileAddressInUse(() => startServer({ port, heartbeatMs: 200 }, first.dataDir));
       await new EventStoreClient(restarted.url).appendBatch('resume', [3, 4, 5]);
       await consumer;
       assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);

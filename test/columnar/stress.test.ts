@@ -1,15 +1,15 @@
 // Stress (T09, T13) and mutation checks (T10) of the columnar store across real worker threads:
 // writers append self-checking rows with seeded noise at the protocol's critical points while live
 // readers query and snapshot; a final audit counts lost, duplicated, torn and out-of-order rows.
-// EVSTORE_STRESS_TRIALS / EVSTORE_STRESS_SEED lengthen or replay the run; seeds print on failure.
+// LFES_STRESS_TRIALS / LFES_STRESS_SEED lengthen or replay the run; seeds print on failure.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SequencerStrategy } from '../../src/columnar/sequencer.ts';
 import { describeTrial, runTrial, type TrialConfig, violated } from '../helpers/columnar-harness.ts';
 
-const TRIALS = Number(process.env.EVSTORE_STRESS_TRIALS ?? 4);
-const BASE_SEED = Number(process.env.EVSTORE_STRESS_SEED ?? 20_261_127);
+const TRIALS = Number(process.env.LFES_STRESS_TRIALS ?? 4);
+const BASE_SEED = Number(process.env.LFES_STRESS_SEED ?? 20_261_127);
 
 function config(seed: number, overrides: Partial<TrialConfig> = {}): TrialConfig {
   return {
@@ -41,7 +41,7 @@ describe('ColumnarEventStore under concurrent writers and readers', () => {
       assert.ok(r.acked > 0 && r.present > 0, `the trial appended nothing: ${line}`);
       assert.ok(r.liveRowsChecked > 0, `the live reader checked nothing: ${line}`);
     }
-    assert.deepEqual(failures, [], `violations (replay with EVSTORE_STRESS_SEED):\n${failures.join('\n')}`);
+    assert.deepEqual(failures, [], `violations (replay with LFES_STRESS_SEED):\n${failures.join('\n')}`);
   });
 
   it('keeps block summaries exact while the ring wraps under two writers and a reader', async () => {

@@ -8,8 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EventStore, type EventStoreOptions } from '../../src/index.ts';
 
-const SEED =
-  process.env.EVSTORE_BATCH_SEED === undefined ? undefined : Number(process.env.EVSTORE_BATCH_SEED);
+const SEED = process.env.LFES_BATCH_SEED === undefined ? undefined : Number(process.env.LFES_BATCH_SEED);
 
 interface Setup {
   partitions: number;
@@ -89,7 +88,7 @@ describe('EventStore appends without selectors or discard callbacks', () => {
     const details = fc.check(property, SEED === undefined ? { numRuns: 400 } : { numRuns: 400, seed: SEED });
     if (details.failed) {
       assert.fail(
-        `${fc.defaultReportMessage(details) ?? ''}\nreplay: EVSTORE_BATCH_SEED=${details.seed} node scripts/run-tests.mjs test/core/event-store.batch.test.ts`,
+        `${fc.defaultReportMessage(details) ?? ''}\nreplay: LFES_BATCH_SEED=${details.seed} node scripts/run-tests.mjs test/core/event-store.batch.test.ts`,
       );
     }
   });

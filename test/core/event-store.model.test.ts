@@ -1,8 +1,8 @@
 // Model-based test of EventStore<T>: random sequences of appends (single, batch, explicit partition),
 // clears, purges and every query kind run against the store and against a deliberately plain model
 // (one array per partition, Array.filter/reduce); every answer and every callback must be identical.
-// EVSTORE_MODEL_RUNS sets the run count (default 1000 per property); a failure prints the seed and
-// paths to replay it with EVSTORE_MODEL_SEED, EVSTORE_MODEL_PATH and EVSTORE_MODEL_REPLAY_PATH.
+// LFES_MODEL_RUNS sets the run count (default 1000 per property); a failure prints the seed and
+// paths to replay it with LFES_MODEL_SEED, LFES_MODEL_PATH and LFES_MODEL_REPLAY_PATH.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -751,12 +751,12 @@ function envInteger(name: string): number | undefined {
   return n;
 }
 
-const NUM_RUNS = envInteger('EVSTORE_MODEL_RUNS') ?? 1000;
-const SEED = envInteger('EVSTORE_MODEL_SEED');
+const NUM_RUNS = envInteger('LFES_MODEL_RUNS') ?? 1000;
+const SEED = envInteger('LFES_MODEL_SEED');
 /** `<property>:<path>`, as printed on failure; the path only applies to the property it names. */
-const PATH = process.env.EVSTORE_MODEL_PATH ?? '';
+const PATH = process.env.LFES_MODEL_PATH ?? '';
 /** The commands' replay path, as printed on failure (shrunk command sequences depend on it). */
-const REPLAY_PATH = process.env.EVSTORE_MODEL_REPLAY_PATH ?? '';
+const REPLAY_PATH = process.env.LFES_MODEL_REPLAY_PATH ?? '';
 const MAX_COMMANDS = 100;
 const TEST_FILE = 'test/core/event-store.model.test.ts';
 
@@ -785,8 +785,8 @@ function runModel(name: 'general' | 'window'): void {
     const commands = details.counterexample === null ? '' : String(details.counterexample[1]);
     const replayPath = /replayPath="([^"]*)"/.exec(commands)?.[1] ?? '';
     const replay =
-      `replay: EVSTORE_MODEL_SEED=${details.seed} EVSTORE_MODEL_PATH='${name}:${details.counterexamplePath ?? ''}' ` +
-      `EVSTORE_MODEL_REPLAY_PATH='${replayPath}' node scripts/run-tests.mjs ${TEST_FILE}`;
+      `replay: LFES_MODEL_SEED=${details.seed} LFES_MODEL_PATH='${name}:${details.counterexamplePath ?? ''}' ` +
+      `LFES_MODEL_REPLAY_PATH='${replayPath}' node scripts/run-tests.mjs ${TEST_FILE}`;
     const cause = details.errorInstance instanceof Error ? details.errorInstance.message : '';
     assert.fail(`${cause}\n${replay}\n${fc.defaultReportMessage(details) ?? ''}`);
   }

@@ -1,11 +1,9 @@
-// Starts a real server on port 0 with a data directory under mkdtemp, and asserts problem+json
+// Starts a real server on port 0 with a temporary data directory, and asserts problem+json
 // answers: for the server, client and sample tests.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer, type EventStoreServer, type ServerOptions } from '../../src/server/index.ts';
+import { removeTempDir, tempDir } from './temp-dir.ts';
 
 export interface RunningServer {
   server: EventStoreServer;
@@ -17,12 +15,8 @@ export interface RunningServer {
   cleanup(): Promise<void>;
 }
 
-export async function tempDir(prefix = 'lfes-server-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
-
 export async function startServer(options: ServerOptions = {}, dataDir?: string): Promise<RunningServer> {
-  const dir = dataDir ?? (await tempDir());
+  const dir = dataDir ?? (await tempDir('lfes-server-'));
   const server = createServer({ port: 0, logLevel: 'silent', dataDir: dir, ...options });
   const url = await server.listen();
   return {
@@ -32,7 +26,7 @@ export async function startServer(options: ServerOptions = {}, dataDir?: string)
     close: () => server.close(),
     cleanup: async () => {
       await server.close();
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     },
   };
 }

@@ -1,12 +1,14 @@
 // Runs samples/gateway/start-topology.ts as its README says (store + 3 gateways + the machine's
-// nginx, found by system-programs.ts) on free ports, and parses the URLs and pids it prints. `forceKill` is the after-hook's
-// safety net: it SIGKILLs every process the script reported, whatever state the test left it in.
+// nginx, found by system-programs.ts), and parses the URLs and pids it prints. The store and the
+// gateways listen on port 0 and the script prints their URLs; nginx needs a port in its config: a free
+// one, and a new one if another process took it first. `forceKill` is the after-hook's safety net: it
+// SIGKILLs every process the script reported, whatever state the test left it in.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, retryWhileAddressInUse } from './ports.ts';
 import { NGINX, systemProgram } from './system-programs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,21 +31,8 @@ export interface Topology {
   forceKill(): void;
 }
 
-/** A port that was free a moment ago (nginx cannot take port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startOnce(args: string[]): Promise<Topology> {
+async function startOnce(args: string[], nginxPort: number): Promise<Topology> {
   const nginx = systemProgram(NGINX).path(); // throws, naming nginx and its install command, if missing
-  const nginxPort = await freePort();
   const child = spawn(
     process.execPath,
     [
@@ -54,6 +43,10 @@ async function startOnce(args: string[]): Promise<Topology> {
       nginx,
       '--nginx-port',
       String(nginxPort),
+      '--store-port',
+      '0',
+      '--gateway-ports',
+      '0,0,0',
       ...args,
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -120,13 +113,11 @@ async function startOnce(args: string[]): Promise<Topology> {
   };
 }
 
-/** Starts the topology; retries with another nginx port if the free one was taken meanwhile. */
+/**
+ * Starts the topology (`args` are added to the script's flags; a later flag wins). When nginx finds
+ * its port taken (its "bind() … Address already in use" ends the script), it starts again on a new
+ * free port.
+ */
 export async function startTopology(args: string[] = []): Promise<Topology> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(args);
-    } catch (err) {
-      if (attempt >= 3 || !/Address already in use/.test((err as Error).message)) throw err;
-    }
-  }
+  return retryWhileAddressInUse(async () => startOnce(args, await freePort()));
 }

@@ -4,14 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EventStoreClient } from '../../src/client/index.ts';
-import { tempDir } from '../helpers/server.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -44,7 +43,6 @@ describe('samples/client-sample', () => {
       server.child.kill('SIGTERM');
       await server.exited;
     }
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('appends the orders, reads them back and matches the server aggregate', {
@@ -94,17 +92,16 @@ describe('samples/client-sample', () => {
   });
 
   it('exits 1 with a clear message when no server listens', { timeout: 60_000 }, async () => {
-    // A port that was just free: bound, then released.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise((resolve) => probe.close(resolve));
-
-    const url = `http://127.0.0.1:${port}`;
-    await assert.rejects(runSample(url, ['--count', '5']), (err: { code: number; stderr: string }) => {
-      assert.equal(err.code, 1);
-      assert.match(err.stderr, new RegExp(`cannot reach the event store at ${url}: .*ECONNREFUSED`));
-      return true;
-    });
+    const dead = await refusedPort();
+    try {
+      const url = `http://127.0.0.1:${dead.port}`;
+      await assert.rejects(runSample(url, ['--count', '5']), (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1);
+        assert.match(err.stderr, new RegExp(`cannot reach the event store at ${url}: .*ECONNREFUSED`));
+        return true;
+      });
+    } finally {
+      await dead.release();
+    }
   });
 });

@@ -13,9 +13,10 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COMPOSE_TOPOLOGY, composeNginxConfig, LOCAL_TOPOLOGY } from '../../samples/gateway/nginx-config.ts';
 import { EventStoreClient, type StreamEvent } from '../../src/client/index.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { get, post } from '../helpers/server.ts';
 import { NGINX, systemProgram } from '../helpers/system-programs.ts';
-import { freePort, startTopology, type Topology } from '../helpers/topology.ts';
+import { startTopology, type Topology } from '../helpers/topology.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** `nginx.skip`: why the topology tests are skipped (outside CI, without nginx), else false. */
@@ -144,14 +145,7 @@ describe('samples/gateway topology through nginx (start-topology.ts)', () => {
 
   before(async () => {
     if (nginx.skip) return; // each test below reports itself skipped, with nginx's install command
-    topo = await startTopology([
-      '--store-port',
-      '0',
-      '--gateway-ports',
-      '0,0,0',
-      '--stream-capacity',
-      '50000',
-    ]);
+    topo = await startTopology(['--stream-capacity', '50000']);
     es = new EventStoreClient(topo.store.url);
   });
   after(() => topo?.forceKill());
@@ -412,7 +406,8 @@ describe('samples/gateway without nginx', () => {
 
 describe('samples/gateway with an unreachable event store', () => {
   it('answers 502 problem+json with the store code and drains on SIGTERM', async () => {
-    const deadStore = `http://127.0.0.1:${await freePort()}`;
+    const dead = await refusedPort();
+    const deadStore = `http://127.0.0.1:${dead.port}`;
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'samples/gateway/main.ts', '--port', '0', '--gateway-id', 'lonely'],
@@ -450,6 +445,7 @@ describe('samples/gateway with an unreachable event store', () => {
       assert.match(output, /lonely stopped \(SIGTERM\)/);
     } finally {
       child.kill('SIGKILL');
+      await dead.release();
     }
   });
 });

@@ -6,17 +6,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_TOPOLOGY } from '../../samples/gateway/nginx-config.ts';
 import { DASHBOARD_DEFAULT_PORT } from '../../samples/metrics-dashboard/dashboard-server.ts';
 import { SENSOR_API_DEFAULT_PORT } from '../../samples/snapshot-sensors-api/sensor-api.ts';
-import { tempDir } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const dirs: string[] = [];
 /** Every process a test saw (npm, and the pids its scripts reported): SIGKILLed at the end if alive. */
 const pids = new Set<number>();
 
@@ -28,14 +27,7 @@ after(async () => {
       // already gone
     }
   }
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-async function dataDir(prefix: string): Promise<string> {
-  const dir = await tempDir(prefix);
-  dirs.push(dir);
-  return dir;
-}
 
 interface NpmRun {
   child: ChildProcess;
@@ -95,7 +87,7 @@ describe('npm start', () => {
   it('stops the server gracefully when the npm process gets SIGTERM: exit 0, port closed, lock released', {
     timeout: 120_000,
   }, async () => {
-    const dir = await dataDir('lfes-npm-start-');
+    const dir = await tempDir('lfes-npm-start-');
     // The script's own --port 7070 --data-dir ./data come first: parseArgs keeps the last value.
     const run = npm(['start', '--', '--port', '0', '--data-dir', dir]);
     const url = (await run.waitFor(/listening on (http:\/\/\S+)/))[1]!;
@@ -123,7 +115,7 @@ describe('npm start', () => {
   it('stops the server gracefully on one Ctrl-C (SIGINT to its process group)', {
     timeout: 120_000,
   }, async () => {
-    const dir = await dataDir('lfes-npm-start-ctrl-c-');
+    const dir = await tempDir('lfes-npm-start-ctrl-c-');
     const run = npm(['start', '--', '--port', '0', '--data-dir', dir], true);
     const url = (await run.waitFor(/listening on (http:\/\/\S+)/))[1]!;
     pids.add(Number((await readFile(join(dir, 'server.lock'), 'utf8')).trim()));
@@ -146,7 +138,7 @@ describe('npm run sample:sensors', () => {
   it('completes the graceful stop on one Ctrl-C (SIGINT to its process group) while busy; a restart restores that state', {
     timeout: 180_000,
   }, async () => {
-    const dir = await dataDir('lfes-npm-sensors-');
+    const dir = await tempDir('lfes-npm-sensors-');
     // As fast as it can (--rate 0): the event loop is busy when the signal comes.
     const busy = ['--data-dir', dir, '--rate', '0', '--capacity', '200000', '--snapshot-interval-ms', '500'];
     const run = npm(['run', 'sample:sensors', '--', ...busy], true);
@@ -197,7 +189,7 @@ describe('npm run sample:sensors-api and sample:dashboard', () => {
     it(`${script} stops once and exits 0 on one Ctrl-C (SIGINT to its process group)`, {
       timeout: 60_000,
     }, async () => {
-      const data = prefix === '' ? [] : ['--data-dir', await dataDir(prefix)];
+      const data = prefix === '' ? [] : ['--data-dir', await tempDir(prefix)];
       const run = npm(['run', script, '--', ...args, ...data], true);
       await run.waitFor(/listening on http:\/\/\S+/);
       process.kill(-run.child.pid!, 'SIGINT');

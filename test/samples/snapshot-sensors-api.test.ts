@@ -4,13 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SENSOR_API_DEFAULT_DATA_DIR } from '../../samples/snapshot-sensors-api/sensor-api.ts';
 import { get, post } from '../helpers/server.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -112,13 +112,12 @@ describe('samples/snapshot-sensors-api', () => {
   let saved: State;
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'lfes-sensors-api-'));
+    dataDir = await tempDir('lfes-sensors-api-');
     api = await startApi(dataDir);
   });
 
   after(async () => {
     for (const child of live) child.kill('SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('starts empty on a fresh data directory', async () => {
@@ -297,7 +296,7 @@ describe('samples/snapshot-sensors-api', () => {
 
 describe('samples/snapshot-sensors-api default data directory', () => {
   it(`is ${SENSOR_API_DEFAULT_DATA_DIR}, apart from the server's ./data`, { timeout: 60_000 }, async () => {
-    const cwd = await mkdtemp(join(tmpdir(), 'lfes-sensors-api-cwd-'));
+    const cwd = await tempDir('lfes-sensors-api-cwd-');
     try {
       const api = await startApi(undefined, cwd);
       assert.match(api.output(), /^\[BOOT\] listening on http:\/\/127\.0\.0\.1:\d+ \(data dir (\S+)\)$/m);
@@ -317,7 +316,7 @@ describe('samples/snapshot-sensors-api default data directory', () => {
       );
       assert.deepEqual(await readdir(cwd), ['sample-data'], 'nothing else is written, no ./data');
     } finally {
-      await rm(cwd, { recursive: true, force: true });
+      await removeTempDir(cwd);
     }
   });
 });

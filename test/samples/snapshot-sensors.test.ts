@@ -4,16 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SENSORS_DEFAULT_DATA_DIR } from '../../samples/snapshot-sensors/sensor-store.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const children = new Set<ChildProcess>();
-const dirs: string[] = [];
 
 interface Run {
   child: ChildProcess;
@@ -57,12 +56,6 @@ function startSensors(args: string[], cwd = root): Run {
   return { child, lines, waitFor, exited };
 }
 
-async function dataDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-sensors-'));
-  dirs.push(dir);
-  return dir;
-}
-
 /** The `[STATE]` lines of a run, in order: after the restore, and at exit. */
 function states(run: Run): string[] {
   return run.lines().filter((l) => l.startsWith('[STATE] '));
@@ -72,12 +65,11 @@ const common = ['--rate', '5000', '--devices', '16', '--snapshot-interval-ms', '
 
 after(async () => {
   for (const child of children) child.kill('SIGKILL');
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 describe('samples/snapshot-sensors', () => {
   it('restores on restart exactly the state it printed when it stopped', { timeout: 60_000 }, async () => {
-    const dir = await dataDir();
+    const dir = await tempDir('lfes-sensors-');
     const first = startSensors([...common, '--data-dir', dir, '--duration-ms', '2500']);
     assert.equal(await first.exited, 0, first.lines().join('\n'));
     assert.ok(first.lines().includes('[BOOT] partitions restored from snapshot: 0'));
@@ -105,7 +97,7 @@ describe('samples/snapshot-sensors', () => {
   });
 
   it('after kill -9 holds every acknowledged reading exactly once', { timeout: 60_000 }, async () => {
-    const dir = await dataDir();
+    const dir = await tempDir('lfes-sensors-');
     const run = startSensors([...common, '--data-dir', dir]);
     // Two metrics lines: the producer has journaled and acknowledged for a while.
     await run.waitFor(/^\[METRICS\] t=\d/);
@@ -136,7 +128,7 @@ describe('samples/snapshot-sensors', () => {
   it(`keeps its data in ${SENSORS_DEFAULT_DATA_DIR} by default, apart from the server's ./data`, {
     timeout: 60_000,
   }, async () => {
-    const cwd = await dataDir();
+    const cwd = await tempDir('lfes-sensors-');
     const run = startSensors([...common, '--duration-ms', '300'], cwd);
     assert.equal(await run.exited, 0, run.lines().join('\n'));
     await run.waitFor(new RegExp(`^\\[RUN\\] data dir ${SENSORS_DEFAULT_DATA_DIR.replaceAll('.', '\\.')},`));

@@ -2,14 +2,14 @@
 // or their data. Bounded counts and times; figures are printed for the record.
 
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { EventStoreClient } from '../../src/client/index.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import { eventually, exchange, openDescriptors, openSocket } from '../helpers/raw-http.ts';
-import { get, post, problem, tempDir } from '../helpers/server.ts';
+import { get, post, problem } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -22,7 +22,6 @@ async function server(args: string[] = []): Promise<ServerProcess & { dir: strin
   cleanup.push(async () => {
     s.child.kill('SIGKILL');
     await s.exited;
-    await rm(dir, { recursive: true, force: true });
   });
   return { ...s, dir };
 }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { EventStoreClient, type StreamEvent } from '../../src/client/index.ts';
-import { tempDir } from '../helpers/server.ts';
 import { spawnServer } from '../helpers/server-process.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 interface Ack {
   id: string;
@@ -126,7 +125,7 @@ for (const fsync of ['everysec', 'always'] as const) {
           assert.equal(await second.exited, 0, 'SIGTERM drains and exits 0');
         }
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await removeTempDir(dir);
       }
     });
   });
@@ -166,7 +165,7 @@ describe('SIGTERM under load', () => {
         await second.exited;
       }
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });

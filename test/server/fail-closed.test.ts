@@ -6,25 +6,24 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { createServer } from '../../src/server/create-server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
 import { LIBFIU, systemProgram } from '../helpers/system-programs.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const fiu = systemProgram(LIBFIU);
 const STREAM = 'sensors/t35';
 const THRESHOLD_MS = 1_000;
 
-const dirs: string[] = [];
 const pids: number[] = [];
 after(async () => {
   for (const pid of pids) {
     for (const end of ['in', 'out']) await rm(join(tmpdir(), `fiu-ctrl-${pid}.${end}`), { force: true });
   }
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 async function append(url: string, i: number): Promise<{ status: number; code?: string }> {
@@ -49,8 +48,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('fail-closed mode (T35)', () => {
   it('refuses appends with 503 once snapshots have failed past the threshold, keeps reads, resumes after recovery', async (t: TestContext) => {
     if (fiu.skip) return t.skip(fiu.skip);
-    const dataDir = await mkdtemp(join(tmpdir(), 'lfes-t35-'));
-    dirs.push(dataDir);
+    const dataDir = await tempDir('lfes-t35-');
     const args = ['--data-dir', dataDir, '--fsync', 'no', '--snapshot-interval-ms', '200'];
     let server: ServerProcess | undefined = await spawnServer(
       [...args, '--fail-closed-after-ms', String(THRESHOLD_MS)],

@@ -1,6 +1,6 @@
 // T28: fast-check-generated malformed requests (bad JSON, content types, headers, query parameters,
 // stream names, methods) against a real server: never a 5xx, never a change to the store. 10,000
-// requests by default (~10 s); FUZZ_RUNS and FUZZ_SEED override the count and replay a seed.
+// requests by default (~10 s); LFES_FUZZ_RUNS and LFES_FUZZ_SEED override the count and replay a seed.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -192,7 +192,7 @@ describe('malformed requests (property)', () => {
   it('never answer 5xx and never change the store', async (t) => {
     const store = s.server.store;
     const before = { streams: store.streamCount, events: store.eventCount() };
-    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+    const seed = Number(process.env.LFES_FUZZ_SEED ?? Date.now() % 2 ** 31);
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(fc.oneof(malformedAppend, malformedOther), async (r) => {
@@ -205,7 +205,7 @@ describe('malformed requests (property)', () => {
         const changed = { streams: store.streamCount, events: store.eventCount() };
         assert.deepEqual(changed, before, `${JSON.stringify(r).slice(0, 300)} changed the store`);
       }),
-      { seed, numRuns: Number(process.env.FUZZ_RUNS ?? 10_000) },
+      { seed, numRuns: Number(process.env.LFES_FUZZ_RUNS ?? 10_000) },
     );
     const health = await fetch(`${s.url}/health`);
     assert.equal(health.status, 200);

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { EventStoreClient } from '../../src/client/index.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import { createServer } from '../../src/server/index.ts';
-import { get, post, problem, type RunningServer, startServer, tempDir } from '../helpers/server.ts';
+import { get, post, problem, type RunningServer, startServer } from '../helpers/server.ts';
 import { spawnServer } from '../helpers/server-process.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 const running: RunningServer[] = [];
 after(async () => {
@@ -208,7 +208,7 @@ describe('serve on the command line', () => {
     const lines = stdout.split('\n').filter((l) => l !== '');
     assert.ok(lines.length > 0, 'pino logged on stdout');
     for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
-    await rm(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('says a port is in use and leaves no lock or new data directory behind', async () => {
@@ -233,7 +233,7 @@ describe('serve on the command line', () => {
       assert.equal(existsSync(dataDir), false, 'the data directory it created is gone');
     } finally {
       blocker.close();
-      await rm(parent, { recursive: true, force: true });
+      await removeTempDir(parent);
     }
   });
 });

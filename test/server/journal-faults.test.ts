@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { EventStoreClient } from '../../src/client/index.ts';
 import { ErrorCode } from '../../src/errors.ts';
-import { get, post, tempDir } from '../helpers/server.ts';
+import { get, post } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const HAS_FIU = spawnSync('sh', ['-c', 'command -v fiu-run && command -v fiu-ctrl']).status === 0;
 const SKIP = 'fiu-run/fiu-ctrl not installed (Debian package fiu-utils; .ci/run installs it)';
@@ -29,7 +30,6 @@ async function underFiu(args: string[]): Promise<ServerProcess & { dir: string }
   cleanup.push(async () => {
     s.child.kill('SIGKILL');
     await s.exited;
-    await rm(dir, { recursive: true, force: true });
     for (const end of ['in', 'out']) await rm(join(tmpdir(), `fiu-ctrl-${pid}.${end}`), { force: true });
   });
   return { ...s, dir };

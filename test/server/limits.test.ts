@@ -2,13 +2,13 @@
 // capacity and the memory budget of all rings, tombstones of deleted streams. Figures are printed.
 
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/errors.ts';
 import { stringifyJson } from '../../src/json.ts';
 import { eventually } from '../helpers/raw-http.ts';
-import { get, post, problem, tempDir } from '../helpers/server.ts';
+import { get, post, problem } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -21,7 +21,6 @@ async function server(args: string[] = [], dir?: string): Promise<ServerProcess 
   cleanup.push(async () => {
     s.child.kill('SIGKILL');
     await s.exited;
-    if (dir === undefined) await rm(d, { recursive: true, force: true });
   });
   return { ...s, dir: d };
 }

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -22,8 +21,10 @@ import {
   NO_VIOLATIONS,
   violations,
 } from '../helpers/history-checker.ts';
-import { get, post, startServer, tempDir } from '../helpers/server.ts';
+import { retryWhileAddressInUse } from '../helpers/ports.ts';
+import { get, post, startServer } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const GATEWAYS = Number(process.env.LFES_LOAD_GATEWAYS ?? 4);
@@ -129,7 +130,7 @@ describe('load through gateway processes (T32, T33)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 
@@ -155,7 +156,8 @@ describe('load through gateway processes (T32, T33)', () => {
       const killedAt = performance.now();
       const killedAtEpoch = performance.timeOrigin + killedAt;
       await sleep(300);
-      server = await spawnServer(['--data-dir', dataDir, '--port', port]);
+      // The gateways know this port: the new server takes it again (once whoever briefly held it lets go).
+      server = await retryWhileAddressInUse(() => spawnServer(['--data-dir', dataDir, '--port', port]));
       console.log(`# T33: down for ${(performance.now() - killedAt).toFixed(0)} ms`);
       const history = await running;
       const seconds = (performance.now() - t0) / 1000;
@@ -178,7 +180,7 @@ describe('load through gateway processes (T32, T33)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });
@@ -296,7 +298,7 @@ describe('oversized bodies against a server process (T27)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });

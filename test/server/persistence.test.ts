@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { get, post, startServer, tempDir } from '../helpers/server.ts';
+import { get, post, startServer } from '../helpers/server.ts';
 import { spawnServer } from '../helpers/server-process.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 const producer = (seq: number, epoch = 7) => ({
   'producer-id': 'gw-1',
@@ -74,7 +75,7 @@ for (const fsync of ['everysec', 'always'] as const) {
         );
         await c.close();
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await removeTempDir(dir);
       }
     });
   });
@@ -91,7 +92,7 @@ describe('the data directory lock', () => {
       const b = await startServer({}, dir);
       await b.close();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });
@@ -130,7 +131,7 @@ describe('journal records of JSON-array appends (the body spliced in)', () => {
     } finally {
       server.child.kill('SIGKILL');
       await server.exited;
-      await rm(dir, { recursive: true, force: true });
+      await removeTempDir(dir);
     }
   });
 });

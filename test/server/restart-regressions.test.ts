@@ -3,21 +3,10 @@
 // shard's captured ops by its version).
 
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
-import { after, describe, it } from 'node:test';
-import { get, post, tempDir } from '../helpers/server.ts';
+import { describe, it } from 'node:test';
+import { get, post } from '../helpers/server.ts';
 import { spawnServer } from '../helpers/server-process.ts';
-
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-
-async function freshDir(): Promise<string> {
-  const dir = await tempDir('lfes-restart-');
-  dirs.push(dir);
-  return dir;
-}
+import { tempDir } from '../helpers/temp-dir.ts';
 
 async function stop(server: Awaited<ReturnType<typeof spawnServer>>, signal: 'SIGTERM' | 'SIGKILL') {
   server.child.kill(signal);
@@ -42,7 +31,7 @@ async function readAll(url: string, stream: string): Promise<unknown[]> {
 
 describe('restarts after small and odd workloads', () => {
   it('restarts after SIGTERM following a single producer append, with the producer state', async () => {
-    const dir = await freshDir();
+    const dir = await tempDir('lfes-restart-');
     const one = await spawnServer(['--data-dir', dir]);
     const producer = { 'producer-id': 'p1', 'producer-epoch': '1', 'producer-seq': '0' };
     assert.equal((await post(`${one.url}/streams/a`, { x: 1 }, producer)).status, 201);
@@ -56,7 +45,7 @@ describe('restarts after small and odd workloads', () => {
   });
 
   it('restarts after a single 1,001-event JSON array', async () => {
-    const dir = await freshDir();
+    const dir = await tempDir('lfes-restart-');
     const events = Array.from({ length: 1001 }, (_, i) => ({ i }));
     const one = await spawnServer(['--data-dir', dir]);
     assert.equal((await post(`${one.url}/streams/batch`, events)).status, 201);
@@ -71,7 +60,7 @@ describe('restarts after small and odd workloads', () => {
   });
 
   it('restarts after kill -9 right after a periodic snapshot', async () => {
-    const dir = await freshDir();
+    const dir = await tempDir('lfes-restart-');
     const one = await spawnServer(['--data-dir', dir, '--snapshot-interval-ms', '200']);
     const producer = { 'producer-id': 'p1', 'producer-epoch': '1', 'producer-seq': '0' };
     assert.equal((await post(`${one.url}/streams/k`, [{ a: 1 }, { a: 2 }], producer)).status, 201);
@@ -89,7 +78,7 @@ describe('restarts after small and odd workloads', () => {
   });
 
   it('restarts after a single 1,000,000-event batch', async () => {
-    const dir = await freshDir();
+    const dir = await tempDir('lfes-restart-');
     const n = 1_000_000;
     const body = `[${Array.from({ length: n }, (_, i) => `{"i":${i}}`).join(',')}]`;
     const one = await spawnServer(['--data-dir', dir, '--max-body-bytes', String(64 * 1024 * 1024)]);

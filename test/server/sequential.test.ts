@@ -1,7 +1,7 @@
 // T01: one million sequential appends to one stream. Every acknowledgement's offset is its position,
 // and the stream holds offsets 0..n-1 with no gap or duplicate, before and after a restart. Three
 // paths: the registry's append (what the HTTP route calls, journal on) one event at a time, HTTP
-// batches, and HTTP single-event appends (10,000 by default; T01_HTTP_SINGLE=1000000 runs the full
+// batches, and HTTP single-event appends (10,000 by default; LFES_T01_HTTP_SINGLE=1000000 runs the full
 // million over HTTP, ~1.5 min here).
 
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { post, type RunningServer, startServer } from '../helpers/server.ts';
 
 const N = 1_000_000;
-const HTTP_SINGLE = Number(process.env.T01_HTTP_SINGLE ?? 10_000);
+const HTTP_SINGLE = Number(process.env.LFES_T01_HTTP_SINGLE ?? 10_000);
 
 const running: RunningServer[] = [];
 after(async () => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { TEST_HOOKS } from '../../src/columnar/columnar-event-store.ts';
 import { NoisePoint } from '../../src/columnar/sequencer.ts';
@@ -23,16 +22,7 @@ import {
 import type { AppenderData } from '../fixtures/columnar-appender.ts';
 import { collect, ready } from '../helpers/columnar-harness.ts';
 import { checkRow, STRESS_COLUMNS, type StressSchema } from '../helpers/columnar-rows.ts';
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-colsnap-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const COLUMNS = { value: 'f64', f: 'f32', n: 'i32', u: 'u32', label: 'key', host: 'key' } as const;
 type Schema = { -readonly [K in keyof typeof COLUMNS]: (typeof COLUMNS)[K] };
@@ -119,7 +109,7 @@ async function snapFiles(root: string, p: number): Promise<string[]> {
 describe('ColumnarEventStore snapshots', () => {
   for (const compress of [false, true]) {
     it(`restores into a new store with identical queries ${compress ? 'with' : 'without'} compression`, async () => {
-      const root = await freshRoot();
+      const root = await tempDir();
       const a = open(root, {}, compress);
       appendRows(a.cs, 0, 2500); // more than the 3 x 500 rings hold: they wrap
       assert.equal(await a.snapshotter.snapshotNow(), 3);
@@ -142,7 +132,7 @@ describe('ColumnarEventStore snapshots', () => {
   }
 
   it('restores a cleared partition (fewer rows than the ring) and keeps evicting like the original', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     appendRows(a.cs, 0, 1200);
     a.cs.clear();
@@ -159,7 +149,7 @@ describe('ColumnarEventStore snapshots', () => {
   });
 
   it('continues versions after a restore, so new snapshots sort above the old ones', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { snapshotsToKeep: 1 });
     appendRows(a.cs, 0, 30, 0);
     await a.snapshotter.snapshotNow();
@@ -181,7 +171,7 @@ describe('ColumnarEventStore snapshots', () => {
   });
 
   it('continues versions across the modular sequence wrap (past 2^32 too)', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const opts: ColumnarEventStoreOptions<Schema> = {
       columns: { ...COLUMNS },
       capacityPerPartition: 16,
@@ -242,7 +232,7 @@ describe('ColumnarEventStore snapshots', () => {
   });
 
   it('writes only the partitions that changed since their last snapshot', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     appendRows(a.cs, 1, 2, 0);
     appendRows(a.cs, 2, 3, 2);
@@ -265,7 +255,7 @@ describe('ColumnarEventStore snapshots', () => {
 
   for (const damage of ['truncated', 'bit-flipped'] as const) {
     it(`falls back to the previous snapshot when the newest is ${damage}`, async () => {
-      const root = await freshRoot();
+      const root = await tempDir();
       const a = open(root, { snapshotsToKeep: 3 }, true);
       appendRows(a.cs, 0, 10, 0);
       await a.snapshotter.snapshotNow();
@@ -293,7 +283,7 @@ describe('ColumnarEventStore snapshots', () => {
   }
 
   it('refuses a snapshot of another schema', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     appendRows(a.cs, 0, 10, 0);
     await a.snapshotter.snapshotNow();
@@ -317,7 +307,7 @@ describe('ColumnarEventStore snapshots', () => {
       code: ErrorCode.SNAPSHOT_SCHEMA_MISMATCH,
     });
     // An EventStore's snapshot is not a columnar one.
-    const eventRoot = await freshRoot();
+    const eventRoot = await tempDir();
     const es = new EventStore<{ v: number }>({ capacityPerPartition: 10, partitions: 3 });
     const esSnap = es.configureSnapshots(
       { intervalMs: 0, minEventsBetweenSnapshots: 1 },
@@ -333,7 +323,7 @@ describe('ColumnarEventStore snapshots', () => {
   });
 
   it('refuses the delta journal, a second configuration and a restore after appends', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const cs = ColumnarEventStore.create<Schema>(storeOptions);
     const serializer = new ColumnarSnapshotSerializer();
     const fs = new FileSystemSnapshotStore(root);
@@ -353,7 +343,7 @@ describe('ColumnarEventStore snapshots', () => {
   });
 
   it('captures a contiguous run of intact rows when the ring is lapped during the capture', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const opts: ColumnarEventStoreOptions<Schema> = {
       columns: { ...COLUMNS },
       capacityPerPartition: 16_384,
@@ -384,7 +374,7 @@ describe('ColumnarEventStore snapshots', () => {
   });
 
   it('captures an exact prefix while worker threads append, and sees their appends as changes', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const P = 2;
     const store = ColumnarEventStore.create<StressSchema>({
       columns: { ...STRESS_COLUMNS },

@@ -2,13 +2,10 @@
 // journals) continuously and is killed with SIGKILL at seeded random moments, many times in a row on
 // the same directory; after each kill a fresh store restores and the result is checked against the
 // child's deterministic event sequence.
-// EVSTORE_CRASH_ITERATIONS, EVSTORE_JOURNAL_ITERATIONS and EVSTORE_CRASH_SEED tune a run.
+// LFES_CRASH_ITERATIONS, LFES_JOURNAL_ITERATIONS and LFES_CRASH_SEED tune a run.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { JournalSyncPolicy } from '../../src/index.ts';
 import { mulberry32 } from '../helpers/random.ts';
 import {
@@ -21,30 +18,20 @@ import {
   startFixture,
   tempFiles,
 } from '../helpers/snapshot-crash.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const SEED = Number(process.env.EVSTORE_CRASH_SEED ?? Date.now() % 2 ** 31);
-const CRASH_ITERATIONS = Number(process.env.EVSTORE_CRASH_ITERATIONS ?? 20);
-const JOURNAL_ITERATIONS = Number(process.env.EVSTORE_JOURNAL_ITERATIONS ?? 5);
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-crash-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
+const SEED = Number(process.env.LFES_CRASH_SEED ?? Date.now() % 2 ** 31);
+const CRASH_ITERATIONS = Number(process.env.LFES_CRASH_ITERATIONS ?? 20);
+const JOURNAL_ITERATIONS = Number(process.env.LFES_JOURNAL_ITERATIONS ?? 5);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const numbersAfter = (line: string): number[] => line.split(' ').slice(1).map(Number);
 
 describe('snapshots under kill -9', () => {
   it('restores a valid, never-older generation holding an exact prefix after every kill during continuous snapshots, and sweeps every temp file', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const rnd = mulberry32(SEED);
-    const where = (i: number): string =>
-      `seed ${SEED}, iteration ${i} (EVSTORE_CRASH_SEED=${SEED} replays it)`;
+    const where = (i: number): string => `seed ${SEED}, iteration ${i} (LFES_CRASH_SEED=${SEED} replays it)`;
     let previous = new Array<number>(SNAPSHOT_PARTITIONS).fill(0);
     let orphans = 0;
     let invalid = 0;
@@ -113,7 +100,7 @@ describe('delta journal under kill -9', () => {
   ];
   for (const [policy, iterations] of cases) {
     it(`keeps every acknowledged append exactly once, in order, across ${iterations} kill(s) with syncPolicy '${policy}'`, async () => {
-      const root = await freshRoot();
+      const root = await tempDir();
       const rnd = mulberry32(SEED ^ policy.length);
       const where = (i: number): string => `seed ${SEED}, policy ${policy}, iteration ${i}`;
       let held = 0;

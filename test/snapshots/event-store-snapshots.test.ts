@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   BinarySnapshotSerializer,
   ErrorCode,
@@ -14,6 +13,7 @@ import {
   type SnapshotStore,
 } from '../../src/index.ts';
 import { wrapSnapshotStore } from '../helpers/snapshot-store.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 interface Reading {
   id: number;
@@ -21,16 +21,6 @@ interface Reading {
   value: number;
   ts: number;
 }
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-snap-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
 
 const value = (r: Reading): number => r.value;
 const storeOptions: EventStoreOptions<Reading> = {
@@ -103,7 +93,7 @@ function observe(es: EventStore<Reading>): unknown {
 describe('EventStore snapshots', () => {
   for (const compress of [false, true]) {
     it(`restores into a new store with identical queries ${compress ? 'with' : 'without'} compression`, async () => {
-      const root = await freshRoot();
+      const root = await tempDir();
       const a = open(root, {}, compress);
       for (let i = 0; i < 2500; i++) a.es.tryAppend(reading(i));
       assert.equal(await a.snapshotter.snapshotNow(), 3);
@@ -114,7 +104,7 @@ describe('EventStore snapshots', () => {
   }
 
   it('continues versions after a restore, so new snapshots sort above the old ones', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { snapshotsToKeep: 1 });
     for (let i = 0; i < 30; i++) a.es.tryAppend(reading(i), 0);
     await a.snapshotter.snapshotNow();
@@ -134,7 +124,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('writes only the partitions that changed since their last snapshot', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     a.es.tryAppend(reading(1), 0);
     a.es.tryAppend(reading(2), 2);
@@ -152,7 +142,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('captures an exact prefix while appends continue during the save', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     for (let i = 0; i < 500; i++) a.es.tryAppend(reading(i), 1);
     const saving = a.snapshotter.snapshotNow();
@@ -169,7 +159,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('a snapshotNow() (and so stop()) made while a save runs covers the changes made after that save began', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     for (let i = 0; i < 600; i++) a.es.tryAppend(reading(i), 1);
     const first = a.snapshotter.snapshotNow(); // partition 1 is busy saving 600 events
@@ -190,7 +180,7 @@ describe('EventStore snapshots', () => {
 
   it('falls back to the previous snapshot when the newest is truncated or bit-flipped, and says so', async () => {
     for (const damage of ['truncate', 'flip'] as const) {
-      const root = await freshRoot();
+      const root = await tempDir();
       const a = open(root, { snapshotsToKeep: 5 });
       for (let i = 0; i < 10; i++) a.es.tryAppend(reading(i), 0);
       await a.snapshotter.snapshotNow();
@@ -217,7 +207,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('fails the restore clearly when every snapshot of a partition is corrupt, unless allowEmptyRestore', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     a.es.tryAppend(reading(1), 0);
     a.es.tryAppend(reading(2), 1);
@@ -234,7 +224,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('refuses to restore after appends, to configure twice, and a partition count that does not match', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     a.es.tryAppend(reading(1), 2);
     await a.snapshotter.snapshotNow();
@@ -252,7 +242,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('does not write into a directory holding an earlier run without a restore', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     a.es.tryAppend(reading(1), 0);
     await a.snapshotter.snapshotNow();
@@ -289,7 +279,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('snapshots on the event-count trigger once started', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { minEventsBetweenSnapshots: 100 });
     a.snapshotter.start();
     for (let i = 0; i < 150; i++) a.es.tryAppend(reading(i));
@@ -304,7 +294,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('retries a failing save with per-job backoff and succeeds, without blocking appends', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const fs = new FileSystemSnapshotStore(root);
     let failuresLeft = 2;
     const flaky = wrapSnapshotStore(fs, {
@@ -325,7 +315,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('counts and logs a job that fails every attempt', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const broken = wrapSnapshotStore(new FileSystemSnapshotStore(root), {
       save: async () => {
         throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
@@ -342,7 +332,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('keeps exactly snapshotsToKeep generations per partition', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { snapshotsToKeep: 2 });
     for (let round = 0; round < 5; round++) {
       a.es.tryAppend(reading(round), 0);
@@ -358,7 +348,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('keeps valid compressed snapshots of an earlier run when pruning (they are read back, not quarantined)', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { snapshotsToKeep: 3 }, true);
     for (let round = 0; round < 2; round++) {
       a.es.tryAppend(reading(round), 0);
@@ -375,7 +365,7 @@ describe('EventStore snapshots', () => {
   });
 
   it('writes a final snapshot on stop', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root);
     a.snapshotter.start();
     for (let i = 0; i < 20; i++) a.es.tryAppend(reading(i));
@@ -389,7 +379,7 @@ describe('EventStore snapshots', () => {
 describe('EventStore delta journal', () => {
   for (const syncPolicy of ['always', 'everysec', 'no'] as const) {
     it(`replays every flushed append after the last snapshot with syncPolicy '${syncPolicy}'`, async () => {
-      const root = await freshRoot();
+      const root = await tempDir();
       const a = open(root, { journal: { enabled: true, syncPolicy } });
       for (let i = 0; i < 300; i++) a.es.tryAppend(reading(i));
       await a.snapshotter.snapshotNow();
@@ -406,7 +396,7 @@ describe('EventStore delta journal', () => {
   }
 
   it('replays a clear so events from before it do not come back', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { journal: { enabled: true, syncPolicy: 'always' } });
     for (let i = 0; i < 50; i++) a.es.tryAppend(reading(i));
     await a.snapshotter.snapshotNow();
@@ -422,7 +412,7 @@ describe('EventStore delta journal', () => {
   });
 
   it('restores from the journal alone when no snapshot was ever written', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { journal: { enabled: true, syncPolicy: 'always' } });
     for (let i = 0; i < 40; i++) a.es.tryAppend(reading(i));
     await a.snapshotter.flushJournal();
@@ -432,7 +422,7 @@ describe('EventStore delta journal', () => {
   });
 
   it('journals a bulk load of 200,000 appends made between two journal writes', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { journal: { enabled: true, syncPolicy: 'everysec' } });
     for (let i = 0; i < 200_000; i++) a.es.tryAppend(reading(i));
     await a.snapshotter.flushJournal();
@@ -443,7 +433,7 @@ describe('EventStore delta journal', () => {
   });
 
   it('drops a torn last record and keeps everything before it', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { journal: { enabled: true, syncPolicy: 'always' } });
     for (let i = 0; i < 10; i++) a.es.tryAppend(reading(i), 0);
     await a.snapshotter.flushJournal();
@@ -461,7 +451,7 @@ describe('EventStore delta journal', () => {
   });
 
   it('deletes journal segments once snapshots cover them', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const a = open(root, { journal: { enabled: true, syncPolicy: 'always' } });
     for (let i = 0; i < 30; i++) a.es.tryAppend(reading(i));
     await a.snapshotter.flushJournal();
@@ -478,7 +468,7 @@ describe('EventStore delta journal', () => {
   });
 
   it('appends nothing when the codec cannot encode the event', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const es = new EventStore<{ n: unknown }>({ capacity: 10, partitions: 1 });
     const snap = es.configureSnapshots(
       { intervalMs: 0, minEventsBetweenSnapshots: 10, journal: { enabled: true } },
@@ -492,7 +482,7 @@ describe('EventStore delta journal', () => {
   });
 
   it('rejects flushJournal without a journal', async () => {
-    const a = open(await freshRoot());
+    const a = open(await tempDir());
     await assert.rejects(a.snapshotter.flushJournal(), { code: ErrorCode.INVALID_STATE });
   });
 });

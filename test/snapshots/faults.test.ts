@@ -8,8 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { ErrorCode } from '../../src/index.ts';
@@ -23,14 +22,9 @@ import {
   tempFiles,
 } from '../helpers/snapshot-crash.ts';
 import { LIBFIU, systemProgram } from '../helpers/system-programs.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const roots: string[] = [];
 const mounts: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-faults-'));
-  roots.push(dir);
-  return dir;
-}
 /** Processes started under fiu-run: libfiu leaves its control FIFOs behind, even on a normal exit. */
 const fiuPids: number[] = [];
 after(async () => {
@@ -39,7 +33,6 @@ after(async () => {
     for (const end of ['in', 'out']) await rm(join(fifoDir, `fiu-ctrl-${pid}.${end}`), { force: true });
   }
   for (const m of mounts) spawnSync('umount', [m]);
-  for (const r of roots) await rm(r, { recursive: true, force: true });
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,7 +116,7 @@ function fiuCtrl(pid: number, command: string): void {
 
 describe('snapshot saves on a full disk (1 MiB tmpfs)', () => {
   it('fails the save after maxSaveAttempts, keeps the previous snapshot intact, leaves no temp file and keeps accepting appends', async (t: TestContext) => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', root], { encoding: 'utf8' });
     if (mounted.status !== 0) {
       t.skip(`cannot mount a tmpfs (needs root): ${(mounted.stderr || String(mounted.error)).trim()}`);
@@ -184,7 +177,7 @@ describe('snapshot saves under libfiu faults', () => {
   for (const [fault, enable, code] of failing) {
     it(`reports a save that meets ${fault} on every attempt, retrying each time with a new temp file, and keeps the old snapshot`, async (t: TestContext) => {
       if (fiu.skip) return t.skip(fiu.skip);
-      const root = await freshRoot();
+      const root = await tempDir();
       const good = await goodSnapshot(root);
       const r = await runSave(root, { maxSaveAttempts: 3, backoffBaseDelayMs: 5, append: 50, rounds: 1 }, [
         enable,
@@ -209,7 +202,7 @@ describe('snapshot saves under libfiu faults', () => {
 
   it('publishes the snapshot when the temp name cannot be removed after the link (unlink EIO), and the boot sweep removes it', async (t: TestContext) => {
     if (fiu.skip) return t.skip(fiu.skip);
-    const root = await freshRoot();
+    const root = await tempDir();
     const good = await goodSnapshot(root);
     const r = await runSave(root, { maxSaveAttempts: 3, backoffBaseDelayMs: 5, append: 50, rounds: 1 }, [
       'enable name=posix/io/dir/unlink,failinfo=5',
@@ -226,7 +219,7 @@ describe('snapshot saves under libfiu faults', () => {
 
   it('retries a save whose directory fsync fails after the link under a fresh temp file, never colliding with its own snapshot', async (t: TestContext) => {
     if (fiu.skip) return t.skip(fiu.skip);
-    const root = await freshRoot();
+    const root = await tempDir();
     await goodSnapshot(root);
     const rounds = 15;
     // Each fsync (temp file, then directory) fails with probability 0.3: some attempts fail after the
@@ -250,7 +243,7 @@ describe('snapshot saves under libfiu faults', () => {
 
   it('falls back past a corrupt newest snapshot even when it cannot be quarantined (rename EIO)', async (t: TestContext) => {
     if (fiu.skip) return t.skip(fiu.skip);
-    const root = await freshRoot();
+    const root = await tempDir();
     const good = await goodSnapshot(root);
     await writeFile(join(root, '0', `0_${GOOD_EVENTS + 50}_${Date.now()}.snap`), 'not a snapshot');
     const r = await result<{ outcome: string; version: number; count: number; logs: string[] }>(
@@ -265,7 +258,7 @@ describe('snapshot saves under libfiu faults', () => {
 
   it('succeeds after a transient one-second fsync outage, with attempts > 1 and per-job backoff delays', async (t: TestContext) => {
     if (fiu.skip) return t.skip(fiu.skip);
-    const root = await freshRoot();
+    const root = await tempDir();
     const good = await goodSnapshot(root);
     const run: SaveRun = {
       maxSaveAttempts: 8,
@@ -310,7 +303,7 @@ describe('snapshot saves under libfiu faults', () => {
 describe('delta journal under libfiu fsync EIO', () => {
   it("rejects flushJournal with ES_ERR_JOURNAL_FAILED while fsync fails and loses nothing acknowledged ('always')", async (t: TestContext) => {
     if (fiu.skip) return t.skip(fiu.skip);
-    const root = await freshRoot();
+    const root = await tempDir();
     const child = startUnderFiu(['journal', root, 'always', '7'], []);
     const acks = (ls: readonly string[]): number => ls.filter((l) => l.startsWith('ack ')).length;
     const nacks = (ls: readonly string[]): string[] => ls.filter((l) => l.startsWith('nack '));

@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ErrorCode, FileSystemSnapshotStore } from '../../src/index.ts';
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-fs-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 
 describe('FileSystemSnapshotStore', () => {
   it('saves under <root>/<partition>/<partition>_<version>_<takenAtMs>.snap and leaves no temp file', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const store = new FileSystemSnapshotStore(root, { fsyncDirectory: true });
     const { bytes: written } = await store.save(
       { partition: 3, version: 42, takenAtMs: 1000 },
@@ -31,7 +21,7 @@ describe('FileSystemSnapshotStore', () => {
   });
 
   it('refuses to overwrite an existing snapshot and cleans up its temp file', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const store = new FileSystemSnapshotStore(root);
     const meta = { partition: 0, version: 5, takenAtMs: 77 };
     await store.save(meta, bytes(10, 1));
@@ -41,7 +31,7 @@ describe('FileSystemSnapshotStore', () => {
   });
 
   it('lists snapshots newest first (version, then time) and ignores temp and unknown files', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const store = new FileSystemSnapshotStore(root);
     for (const [v, t] of [
       [4, 35],
@@ -69,7 +59,7 @@ describe('FileSystemSnapshotStore', () => {
   });
 
   it('prunes to the N newest valid snapshots, quarantining invalid ones and never deleting the newest valid', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const store = new FileSystemSnapshotStore(root);
     for (let v = 1; v <= 6; v++) await store.save({ partition: 0, version: v, takenAtMs: v }, bytes(4, v));
     const invalid = new Set([6, 4]); // the newest file and one in the middle are corrupt
@@ -84,7 +74,7 @@ describe('FileSystemSnapshotStore', () => {
   });
 
   it('sweeps temporary files left by interrupted saves', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const store = new FileSystemSnapshotStore(root);
     await store.save({ partition: 0, version: 1, takenAtMs: 1 }, bytes(4));
     await writeFile(join(root, '0', '0_2_2.snap.1.1.ab.tmp'), 'partial');
@@ -95,7 +85,7 @@ describe('FileSystemSnapshotStore', () => {
   });
 
   it('creates, appends to, lists and deletes journal segments', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const store = new FileSystemSnapshotStore(root);
     const seg = await store.createJournalSegment(7);
     await seg.append(bytes(3, 1));

@@ -3,20 +3,18 @@
 // rewrites every record it may not have covered into a new segment, so nothing written is lost.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FileSystemSnapshotStore } from '../../src/index.ts';
 import { encodeAppendRecord, parseSegment } from '../../src/snapshots/journal-format.ts';
 import { Journal } from '../../src/snapshots/journal-writer.ts';
 import { wrapJournalSync } from '../helpers/snapshot-store.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 describe('Journal everysec', () => {
   it('writes a record made during the background fsync without waiting for another record', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'lfes-journal-race-'));
+    const root = await tempDir('lfes-journal-race-');
     const alive = setInterval(() => {}, 50); // the journal's sync timer is unref'd
     try {
       let syncing: (() => void) | undefined;
@@ -49,14 +47,14 @@ describe('Journal everysec', () => {
       await journal.close();
     } finally {
       clearInterval(alive);
-      await rm(root, { recursive: true, force: true });
+      await removeTempDir(root);
     }
   });
 
   it('acknowledges records written while the background fsync is still running', {
     timeout: 20_000,
   }, async () => {
-    const root = await mkdtemp(join(tmpdir(), 'lfes-journal-race-'));
+    const root = await tempDir('lfes-journal-race-');
     const alive = setInterval(() => {}, 50);
     try {
       let entered: (() => void) | undefined;
@@ -100,14 +98,14 @@ describe('Journal everysec', () => {
       );
     } finally {
       clearInterval(alive);
-      await rm(root, { recursive: true, force: true });
+      await removeTempDir(root);
     }
   });
 
   it('rewrites what a failed background fsync may have lost into a new segment', {
     timeout: 20_000,
   }, async () => {
-    const root = await mkdtemp(join(tmpdir(), 'lfes-journal-race-'));
+    const root = await tempDir('lfes-journal-race-');
     const alive = setInterval(() => {}, 50);
     try {
       let failNext = false;
@@ -148,7 +146,7 @@ describe('Journal everysec', () => {
       );
     } finally {
       clearInterval(alive);
-      await rm(root, { recursive: true, force: true });
+      await removeTempDir(root);
     }
   });
 });

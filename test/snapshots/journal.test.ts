@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ErrorCode, FileSystemSnapshotStore } from '../../src/index.ts';
 import {
   encodeAppendRecord,
@@ -13,16 +10,7 @@ import {
 } from '../../src/snapshots/journal-format.ts';
 import { Journal } from '../../src/snapshots/journal-writer.ts';
 import { wrapJournalSync } from '../helpers/snapshot-store.ts';
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-journal-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ready = async (): Promise<void> => {};
@@ -82,7 +70,7 @@ describe('journal segments', () => {
 describe('Journal', () => {
   for (const policy of ['always', 'everysec', 'no'] as const) {
     it(`writes every record before flush() resolves with syncPolicy '${policy}'`, async () => {
-      const store = new FileSystemSnapshotStore(await freshRoot());
+      const store = new FileSystemSnapshotStore(await tempDir());
       const journal = new Journal(store, 'json', 1, policy, 1, () => {}, ready);
       for (let i = 0; i < 100; i++) journal.record(encodeAppendRecord(0, i, text(String(i))), 0);
       await journal.flush();
@@ -93,7 +81,7 @@ describe('Journal', () => {
   }
 
   it('group-commits concurrent flushes into few fsyncs', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     let syncs = 0;
     const fs = new FileSystemSnapshotStore(root);
     const store = wrapJournalSync(fs, async (fsync) => {
@@ -113,7 +101,7 @@ describe('Journal', () => {
   });
 
   it('after an fsync failure rejects the flush, abandons the file and rewrites the records into a new segment', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const fs = new FileSystemSnapshotStore(root);
     let failNextSync = true;
     let failures = 0;
@@ -141,7 +129,7 @@ describe('Journal', () => {
   });
 
   it('starts a new segment on rotate() and reports closed segments covered once their partitions are saved', async () => {
-    const store = new FileSystemSnapshotStore(await freshRoot());
+    const store = new FileSystemSnapshotStore(await tempDir());
     const journal = new Journal(store, 'json', 2, 'always', 1, () => {}, ready);
     journal.record(encodeAppendRecord(0, 0, text('0')), 0);
     const round = journal.rotate();

@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   BinarySnapshotSerializer,
@@ -18,16 +18,7 @@ import {
   type SnapshotLogger,
 } from '../../src/index.ts';
 import { type Numbered, openCustomStore } from '../fixtures/custom-serializer.ts';
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-restorable-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const silent: SnapshotLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -47,7 +38,7 @@ class FlakySerializer extends BinarySnapshotSerializer<Numbered> {
 
 describe('snapshot restorability', () => {
   it('never counts a save that restore would refuse: the older generation and the journal keep the data', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const open = () => {
       const store = new EventStore<Numbered>({ capacity: 100, partitions: 1 });
       const serializer = new FlakySerializer();
@@ -93,7 +84,7 @@ describe('snapshot restorability', () => {
   });
 
   it('quarantines a file holding more events than its version appended, and restores the previous one', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const files = new FileSystemSnapshotStore(root);
     const serializer = new BinarySnapshotSerializer<Numbered>();
     const good = { partition: 0, partitions: 1, version: 1, takenAtMs: 1000, events: [{ n: 0 }] };
@@ -114,7 +105,7 @@ describe('snapshot restorability', () => {
   });
 
   it('judges older generations through a user-written serializer across two processes, quarantining none', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const fixture = fileURLToPath(new URL('../fixtures/custom-serializer.ts', import.meta.url));
     const run = (
       first: number,

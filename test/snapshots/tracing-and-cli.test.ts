@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { trace } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -11,16 +10,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { BinarySnapshotSerializer, EventStore, FileSystemSnapshotStore } from '../../src/index.ts';
-
-const roots: string[] = [];
-async function freshRoot(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lfes-trace-'));
-  roots.push(dir);
-  return dir;
-}
-after(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 function runCli(...args: string[]) {
@@ -50,7 +40,7 @@ describe('snapshot tracing', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     trace.setGlobalTracerProvider(provider);
     try {
-      const { es, snapshotter } = await storeWithSnapshots(await freshRoot(), true);
+      const { es, snapshotter } = await storeWithSnapshots(await tempDir(), true);
       for (let i = 0; i < 10; i++) es.tryAppend({ n: i }, 0);
       await snapshotter.snapshotNow();
       es.tryAppend({ n: 10 }, 0);
@@ -91,7 +81,7 @@ describe('snapshot tracing', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     trace.setGlobalTracerProvider(provider);
     try {
-      const { es, snapshotter } = await storeWithSnapshots(await freshRoot(), false);
+      const { es, snapshotter } = await storeWithSnapshots(await tempDir(), false);
       es.tryAppend({ n: 1 });
       await snapshotter.snapshotNow();
       assert.equal(
@@ -109,7 +99,7 @@ describe('snapshot tracing', () => {
 
 describe('lockfree-eventstore snapshot inspect / journal inspect', () => {
   it('reports the header, count and a VALID verdict for a good snapshot, and exits 0', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const { es, snapshotter } = await storeWithSnapshots(root, false);
     for (let i = 0; i < 7; i++) es.tryAppend({ n: i }, 1);
     await snapshotter.snapshotNow();
@@ -128,7 +118,7 @@ describe('lockfree-eventstore snapshot inspect / journal inspect', () => {
   });
 
   it('reports a corrupt snapshot as INVALID with the reason, and exits 1', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const { es, snapshotter } = await storeWithSnapshots(root, false);
     es.tryAppend({ n: 1 }, 0);
     await snapshotter.snapshotNow();
@@ -145,7 +135,7 @@ describe('lockfree-eventstore snapshot inspect / journal inspect', () => {
   });
 
   it('reports the records of a journal segment and a torn tail', async () => {
-    const root = await freshRoot();
+    const root = await tempDir();
     const { es, snapshotter } = await storeWithSnapshots(root, false);
     for (let i = 0; i < 5; i++) es.tryAppend({ n: i }, 0);
     es.clear();
