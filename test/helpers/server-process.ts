@@ -20,7 +20,11 @@ export async function spawnServer(args: string[], wrapper: string[] = []): Promi
     ...['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--log-level', 'warn', ...args],
   ];
   const [program, ...rest] = [...wrapper, ...command];
-  const child = spawn(program!, rest, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A token in the developer's shell would make every test server ask for one.
+  const env = { ...process.env };
+  delete env.LFES_TOKEN;
+  delete env.LOCKFREE_EVENTSTORE_TOKEN;
+  const child = spawn(program!, rest, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
