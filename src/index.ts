@@ -18,6 +18,12 @@ export type {
   NumericColumnOf,
 } from './columnar/columns.js';
 export type { ColumnarEventStoreOptions } from './columnar/options.js';
+export type {
+  ColumnarImageColumn,
+  ColumnarPartitionImage,
+  ColumnarSnapshotSerializerOptions,
+} from './columnar/snapshot-serializer.js';
+export { ColumnarSnapshotSerializer } from './columnar/snapshot-serializer.js';
 export type { GroupResult, VersionedRead } from './core/event-store.js';
 export { EventStore } from './core/event-store.js';
 export { EventStoreBuilder } from './core/event-store-builder.js';
@@ -43,12 +49,6 @@ export { backoffDelayMs, MAX_BACKOFF_DELAY_MS } from './snapshots/backoff.js';
 export type { BinarySnapshotSerializerOptions } from './snapshots/binary-serializer.js';
 export { BinarySnapshotSerializer } from './snapshots/binary-serializer.js';
 export { JsonEventCodec, V8EventCodec } from './snapshots/codecs.js';
-export type {
-  ColumnarImageColumn,
-  ColumnarPartitionImage,
-  ColumnarSnapshotSerializerOptions,
-} from './snapshots/columnar-serializer.js';
-export { ColumnarSnapshotSerializer } from './snapshots/columnar-serializer.js';
 export type { FileSystemSnapshotStoreOptions } from './snapshots/file-system-snapshot-store.js';
 export { FileSystemSnapshotStore } from './snapshots/file-system-snapshot-store.js';
 export { Snapshotter } from './snapshots/snapshotter.js';

@@ -17,7 +17,6 @@ import {
   ensureTime,
   invalidArg,
 } from '../errors.js';
-import type { ColumnarPartitionImage } from '../snapshots/columnar-serializer.js';
 import { resolveSnapshotOptions } from '../snapshots/options.js';
 import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
@@ -59,6 +58,7 @@ import {
   resolveColumnarOptions,
 } from './options.js';
 import { NoisePoint, Sequencer, type SequencerHooks } from './sequencer.js';
+import type { ColumnarPartitionImage } from './snapshot-serializer.js';
 
 /** Everything another thread needs to attach: the shared buffers and the schema. Structured-clonable. */
 export interface ColumnarStoreHandle<S extends ColumnSchema = ColumnSchema> {
