@@ -1606,12 +1606,6 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   get [TEST_HOOKS](): SequencerHooks | undefined {
     return this.#hooks;
   }
-
-  /** Cursor and claim head of partition `p` (diagnostics for tests and monitoring). */
-  sequencerState(p: number): { cursor: number; claimHead: number; modulus: number } {
-    const seq = this.#seqs[this.#checkPartition(p)]!;
-    return { cursor: seq.cursor, claimHead: seq.claimHead, modulus: seq.modulus };
-  }
 }
 
 /**

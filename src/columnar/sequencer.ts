@@ -395,13 +395,13 @@ export class Sequencer {
     Atomics.store(ctl, this.#claimAt, raw);
   }
 
-  /** The cursor now (for tests and statistics). */
+  /** The cursor now (a snapshot's version). */
   get cursor(): number {
     // Acquire-load the cursor.
     return Atomics.load(this.#ctl, this.#cursorAt);
   }
 
-  /** The claim head now (for tests). */
+  /** The claim head now (a store nothing was ever claimed in may be restored). */
   get claimHead(): number {
     // Acquire-load the claim head.
     return Atomics.load(this.#ctl, this.#claimAt);

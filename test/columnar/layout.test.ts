@@ -8,7 +8,6 @@ import {
   controlIndex,
   F_CLAIM,
   F_CURSOR,
-  interiorStamp,
   LINE_WORDS,
   layoutKeys,
   layoutRows,
@@ -18,6 +17,7 @@ import {
   sequenceModulus,
 } from '../../src/columnar/layout.ts';
 import { ColumnarEventStore } from '../../src/index.ts';
+import { interiorStamp } from '../helpers/columnar-control.ts';
 
 describe('columnar layout', () => {
   it('starts every column on an 8-byte boundary, and on a 128-byte line with padding', () => {

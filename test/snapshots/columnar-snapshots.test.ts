@@ -21,6 +21,7 @@ import {
   type SnapshotOptions,
 } from '../../src/index.ts';
 import type { AppenderData } from '../fixtures/columnar-appender.ts';
+import { sequencerState } from '../helpers/columnar-control.ts';
 import { collect, ready } from '../helpers/columnar-harness.ts';
 import { checkRow, STRESS_COLUMNS, type StressSchema } from '../helpers/columnar-rows.ts';
 
@@ -165,7 +166,7 @@ describe('ColumnarEventStore snapshots', () => {
     await a.snapshotter.snapshotNow();
     const b = open(root, { snapshotsToKeep: 1 });
     assert.equal(await b.cs.restoreFromSnapshots(), 1);
-    assert.equal(b.cs.sequencerState(0).cursor, 30);
+    assert.equal(sequencerState(b.cs, 0).cursor, 30);
     assert.equal(b.snapshotter.metrics().partitions[0]!.lastVersion, 30);
     appendRows(b.cs, 30, 31, 0);
     assert.equal(await b.snapshotter.snapshotNow(), 1);
@@ -188,7 +189,7 @@ describe('ColumnarEventStore snapshots', () => {
       partitions: 1,
     };
     const seed = ColumnarEventStore.create<Schema>(opts);
-    const M = seed.sequencerState(0).modulus;
+    const M = sequencerState(seed, 0).modulus;
     appendRows(seed, 0, 8);
     const snap = seed.snapshotColumns();
     // A snapshot whose version is 5 short of the 4th wrap of the sequence modulus.
@@ -224,9 +225,9 @@ describe('ColumnarEventStore snapshots', () => {
     const b = open(root, {}, false, opts);
     assert.equal(await b.cs.restoreFromSnapshots(), 1);
     assert.deepEqual(b.cs.snapshot(), seed.snapshot());
-    assert.equal(b.cs.sequencerState(0).cursor, V % M);
+    assert.equal(sequencerState(b.cs, 0).cursor, V % M);
     appendRows(b.cs, 8, 18); // the raw cursor wraps past M to 5
-    assert.equal(b.cs.sequencerState(0).cursor, 5);
+    assert.equal(sequencerState(b.cs, 0).cursor, 5);
     assert.equal(await b.snapshotter.snapshotNow(), 1);
     assert.equal(b.snapshotter.metrics().partitions[0]!.lastVersion, V + 10);
     assert.ok(
@@ -260,7 +261,7 @@ describe('ColumnarEventStore snapshots', () => {
     const b = open(root);
     await b.cs.restoreFromSnapshots();
     assert.equal(b.cs.size, 0);
-    assert.equal(b.cs.sequencerState(2).cursor, 2);
+    assert.equal(sequencerState(b.cs, 2).cursor, 2);
   });
 
   for (const damage of ['truncated', 'bit-flipped'] as const) {
@@ -489,6 +490,6 @@ describe('ColumnarEventStore snapshots', () => {
     await ready(one);
     await oneDone;
     assert.equal(await snapshotter.snapshotNow(), 1);
-    assert.equal(snapshotter.metrics().partitions[1]!.lastVersion, store.sequencerState(1).cursor);
+    assert.equal(snapshotter.metrics().partitions[1]!.lastVersion, sequencerState(store, 1).cursor);
   });
 });
