@@ -397,7 +397,8 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   /**
    * Appends rows in order and returns how many were appended: `rows[0..n)` (a batch stops at the
    * first aborted claim). Every row is validated and its keys interned before any is appended.
-   * One claim and one publication per partition and up to 4096 rows.
+   * One claim and one publication per partition and run of up to `min(4096, capacity / 4)` rows of
+   * that partition (`claimSize`, layout.ts); a longer run is split into several.
    */
   tryAppendBatch(rows: readonly ColumnarRow<S>[], partition?: number): number {
     if (!Array.isArray(rows)) throw invalidArg(`\`rows\` must be an array, received ${describe(rows)}`);
@@ -1691,7 +1692,10 @@ function forEachMatch(
   }
 }
 
-/** Copies (key id, value) of the readable rows of slots [i0, i1) in [from, to] to `ids`/`vals` from `m`. */
+/**
+ * Folds (key id, value) of the readable rows of slots [i0, i1) with a time in [from, to] into `g`;
+ * `off` is the sequence minus the slot, and `stamps` undefined means every row is known published.
+ */
 function groupKernel(
   stamps: Int32Array | undefined,
   ts: ColumnArray,
