@@ -1,7 +1,8 @@
 // Public entry point of `lockfree-eventstore`: explicit named exports, then the exported types.
 
+import type { GroupResult } from './core/event-store.js';
+
 export type {
-  ColumnarGroup,
   ColumnarQueryOptions,
   ColumnarSnapshot,
   ColumnarStoreHandle,
@@ -66,3 +67,6 @@ export type {
   SnapshotStore,
   SnapshotterMetrics,
 } from './snapshots/types.js';
+
+/** Aggregates of one group of `ColumnarEventStore.groupBy` (never empty): {@link GroupResult}. */
+export type ColumnarGroup = GroupResult;

@@ -6,6 +6,7 @@
 // query read them (each chunk read is validated afterwards), never a torn or half-written row.
 // Instances are thread-local wrappers (caches, scratch arrays); the buffers are the shared state.
 
+import type { GroupResult } from '../core/event-store.js';
 import { hashString } from '../core/partitioner.js';
 import type { WindowResult } from '../core/types.js';
 import {
@@ -95,17 +96,8 @@ export interface ColumnarQueryOptions<S extends ColumnSchema> {
   partition?: number;
 }
 
-/** Aggregates of one group (never empty). */
-export interface ColumnarGroup {
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  average: number;
-}
-
 /** One `topK` entry: a key and its group's aggregates. */
-export interface ColumnarTopEntry extends ColumnarGroup {
+export interface ColumnarTopEntry extends GroupResult {
   key: string;
 }
 
@@ -737,9 +729,9 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     keyColumn: KeyColumnOf<S>,
     valueColumn: NumericColumnOf<S>,
     q?: ColumnarQueryOptions<S>,
-  ): Map<string, ColumnarGroup> {
+  ): Map<string, GroupResult> {
     const g = this.#group(keyColumn, valueColumn, q);
-    const out = new Map<string, ColumnarGroup>();
+    const out = new Map<string, GroupResult>();
     for (let id = 0; id < g.count.length; id++) {
       const n = g.count[id]!;
       if (n === 0) continue;
