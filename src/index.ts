@@ -5,7 +5,6 @@ import type { GroupResult } from './core/event-store.js';
 export type {
   ColumnarQueryOptions,
   ColumnarSnapshot,
-  ColumnarStoreHandle,
   ColumnarTopEntry,
 } from './columnar/columnar-event-store.js';
 export { ColumnarEventStore, ColumnarStatistics } from './columnar/columnar-event-store.js';
@@ -18,6 +17,7 @@ export type {
   KeyColumnOf,
   NumericColumnOf,
 } from './columnar/columns.js';
+export type { ColumnarStoreHandle } from './columnar/handle.js';
 export type { ColumnarEventStoreOptions } from './columnar/options.js';
 export type {
   ColumnarImageColumn,

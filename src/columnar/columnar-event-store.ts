@@ -28,55 +28,17 @@ import {
   type ColumnSchema,
   type ColumnSpec,
   type ColumnViews,
-  columnBytes,
   type KeyColumnOf,
   type NumericColumnOf,
   partitionColumns,
   scratchArray,
 } from './columns.js';
+import { type ColumnarStoreHandle, createHandle, type OpenedHandle, openHandle } from './handle.js';
 import { KeyDictionary } from './key-dictionary.js';
-import {
-  CONTROL_MAGIC,
-  claimSize,
-  controlWords,
-  H_MAGIC,
-  H_PARTITIONS,
-  H_RR_SEED,
-  H_STRIDE,
-  H_VERSION,
-  LAYOUT_VERSION,
-  LINE_BYTES,
-  LINE_WORDS,
-  layoutRows,
-  NO_FLOOR,
-  READABLE_MASK,
-  STAMP_EMPTY,
-  STATE_INTERIOR,
-} from './layout.js';
-import {
-  type ColumnarEventStoreOptions,
-  type ResolvedColumnarOptions,
-  resolveColumnarOptions,
-} from './options.js';
+import { claimSize, H_RR_SEED, NO_FLOOR, READABLE_MASK, STATE_INTERIOR } from './layout.js';
+import { type ColumnarEventStoreOptions, resolveColumnarOptions } from './options.js';
 import { NoisePoint, Sequencer, type SequencerHooks } from './sequencer.js';
 import type { ColumnarPartitionImage } from './snapshot-serializer.js';
-
-/** Everything another thread needs to attach: the shared buffers and the schema. Structured-clonable. */
-export interface ColumnarStoreHandle<S extends ColumnSchema = ColumnSchema> {
-  readonly kind: 'lockfree-eventstore/columnar';
-  readonly version: number;
-  readonly columns: S;
-  readonly capacities: readonly number[];
-  readonly partitionKey: string | null;
-  readonly enableWindowTracking: boolean;
-  readonly enableFalseSharingProtection: boolean;
-  readonly keyCapacity: number;
-  readonly keyBytes: number;
-  readonly abortTimeoutMs: number;
-  readonly control: SharedArrayBuffer;
-  readonly rows: SharedArrayBuffer;
-  readonly keys: SharedArrayBuffer;
-}
 
 /** Options of every columnar query. `from`/`to` are inclusive epoch milliseconds (or Dates). */
 export interface ColumnarQueryOptions<S extends ColumnSchema> {
@@ -225,27 +187,18 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   /** Key id -> index into a capture's key list (-1: not used yet); reset after each capture. */
   #keyIndex = new Int32Array(0);
 
-  private constructor(handle: ColumnarStoreHandle<S>, resolved: ResolvedColumnarOptions) {
+  private constructor(handle: ColumnarStoreHandle<S>, opened: OpenedHandle) {
     this.#handle = handle;
-    this.#specs = resolved.specs;
+    this.#specs = opened.specs;
     for (const s of this.#specs) this.#byName.set(s.name, s);
     this.#tracking = handle.enableWindowTracking;
     this.#partitionKeyCol =
       handle.partitionKey === null ? -1 : (this.#byName.get(handle.partitionKey)?.index ?? -1);
-    const ctl = new Int32Array(handle.control);
-    if (ctl[H_MAGIC] !== CONTROL_MAGIC || ctl[H_VERSION] !== LAYOUT_VERSION) {
-      throw invalidArg('`handle.control` is not a ColumnarEventStore control buffer of this version');
-    }
-    const stride = ctl[H_STRIDE]!;
-    const align = handle.enableFalseSharingProtection ? LINE_BYTES : 8;
-    const layout = layoutRows(handle.capacities, columnBytes(this.#specs), align);
-    if (layout.byteLength !== handle.rows.byteLength || ctl[H_PARTITIONS] !== handle.capacities.length) {
-      throw invalidArg('`handle.rows` does not match the handle schema and capacities');
-    }
+    const { control: ctl, stride } = opened;
     this.#seqs = [];
     this.#cols = [];
     this.#views = [];
-    layout.partitions.forEach((pl, p) => {
+    opened.partitions.forEach((pl, p) => {
       const stamps = new Int32Array(handle.rows, pl.stampsOffset, pl.capacity);
       this.#seqs.push(new Sequencer(ctl, p, stride, pl.capacity, stamps, handle.abortTimeoutMs));
       const cols = partitionColumns(handle.rows, this.#specs, pl);
@@ -264,67 +217,13 @@ export class ColumnarEventStore<S extends ColumnSchema> {
 
   /** Allocates a store (its shared buffers) on this thread. */
   static create<S extends ColumnSchema>(options: ColumnarEventStoreOptions<S>): ColumnarEventStore<S> {
-    const o = resolveColumnarOptions(options);
-    const partitions = o.capacities.length;
-    const stride = o.enableFalseSharingProtection ? LINE_WORDS : 1;
-    const control = new SharedArrayBuffer(controlWords(partitions, stride) * 4);
-    const ctl = new Int32Array(control);
-    ctl[H_MAGIC] = CONTROL_MAGIC;
-    ctl[H_VERSION] = LAYOUT_VERSION;
-    ctl[H_PARTITIONS] = partitions;
-    ctl[H_STRIDE] = stride;
-    for (let p = 0; p < partitions; p++) Sequencer.initialize(ctl, p, stride);
-    const align = o.enableFalseSharingProtection ? LINE_BYTES : 8;
-    const layout = layoutRows(o.capacities, columnBytes(o.specs), align);
-    const rows = new SharedArrayBuffer(layout.byteLength);
-    for (const pl of layout.partitions) new Int32Array(rows, pl.stampsOffset, pl.capacity).fill(STAMP_EMPTY);
-    const keys = KeyDictionary.create(o.keyCapacity, o.keyBytes, o.abortTimeoutMs);
-    const handle: ColumnarStoreHandle<S> = Object.freeze({
-      kind: 'lockfree-eventstore/columnar',
-      version: LAYOUT_VERSION,
-      columns: Object.freeze({ ...o.schema }) as S,
-      capacities: Object.freeze([...o.capacities]),
-      partitionKey: o.partitionKey,
-      enableWindowTracking: o.enableWindowTracking,
-      enableFalseSharingProtection: o.enableFalseSharingProtection,
-      keyCapacity: o.keyCapacity,
-      keyBytes: o.keyBytes,
-      abortTimeoutMs: o.abortTimeoutMs,
-      control,
-      rows,
-      keys: keys.buffer,
-    });
-    return new ColumnarEventStore<S>(handle, o);
+    const handle = createHandle<S>(resolveColumnarOptions(options));
+    return new ColumnarEventStore<S>(handle, openHandle(handle));
   }
 
   /** Wraps the buffers of `handle` (received through postMessage) on this thread. Allocates no rows. */
   static attach<S extends ColumnSchema>(handle: ColumnarStoreHandle<S>): ColumnarEventStore<S> {
-    if (typeof handle !== 'object' || handle === null || handle.kind !== 'lockfree-eventstore/columnar') {
-      throw invalidArg(`\`handle\` must be a ColumnarEventStore handle, received ${describe(handle)}`);
-    }
-    if (
-      !(handle.control instanceof SharedArrayBuffer) ||
-      !(handle.rows instanceof SharedArrayBuffer) ||
-      !(handle.keys instanceof SharedArrayBuffer)
-    ) {
-      throw invalidArg('`handle` buffers must be SharedArrayBuffers');
-    }
-    const o = resolveColumnarOptions({
-      columns: handle.columns,
-      capacityPerPartition: 1,
-      partitions: 1,
-      abortTimeoutMs: handle.abortTimeoutMs,
-    });
-    const resolved: ResolvedColumnarOptions = {
-      ...o,
-      capacities: [...handle.capacities],
-      partitionKey: handle.partitionKey,
-      enableWindowTracking: handle.enableWindowTracking,
-      enableFalseSharingProtection: handle.enableFalseSharingProtection,
-      keyCapacity: handle.keyCapacity,
-      keyBytes: handle.keyBytes,
-    };
-    return new ColumnarEventStore<S>(handle, resolved);
+    return new ColumnarEventStore<S>(handle, openHandle(handle));
   }
 
   /** The structured-clonable handle: post it to a worker and `attach` it there. */

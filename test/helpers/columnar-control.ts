@@ -2,7 +2,7 @@
 // head (loaded from the control buffer of its handle, as any thread would) and the stamp encoding.
 // Read-only: these helpers never store into the buffers.
 
-import type { ColumnarStoreHandle } from '../../src/columnar/columnar-event-store.ts';
+import type { ColumnarStoreHandle } from '../../src/columnar/handle.ts';
 import {
   controlIndex,
   F_CLAIM,
