@@ -21,6 +21,7 @@ import {
 import { resolveSnapshotOptions } from '../snapshots/options.js';
 import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
+import { ColumnarPartition } from './columnar-partition.js';
 import {
   COLUMN_ARRAYS,
   type ColumnArray,
@@ -30,14 +31,13 @@ import {
   type ColumnViews,
   type KeyColumnOf,
   type NumericColumnOf,
-  partitionColumns,
   scratchArray,
 } from './columns.js';
 import { type ColumnarStoreHandle, createHandle, type OpenedHandle, openHandle } from './handle.js';
 import { KeyDictionary } from './key-dictionary.js';
 import { claimSize, H_RR_SEED, NO_FLOOR, READABLE_MASK, STATE_INTERIOR } from './layout.js';
 import { type ColumnarEventStoreOptions, resolveColumnarOptions } from './options.js';
-import { NoisePoint, Sequencer, type SequencerHooks } from './sequencer.js';
+import { NoisePoint, type Sequencer, type SequencerHooks } from './sequencer.js';
 import type { ColumnarPartitionImage } from './snapshot-serializer.js';
 
 /** Options of every columnar query. `from`/`to` are inclusive epoch milliseconds (or Dates). */
@@ -158,9 +158,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   readonly #handle: ColumnarStoreHandle<S>;
   readonly #specs: ColumnSpec[];
   readonly #byName = new Map<string, ColumnSpec>();
-  readonly #seqs: Sequencer[];
-  readonly #cols: ColumnArray[][];
-  readonly #views: ColumnViews<S>[];
+  readonly #parts: ColumnarPartition<S>[];
   readonly #keys: KeyDictionary;
   readonly #stats: ColumnarStatistics;
   readonly #capacity: number;
@@ -178,12 +176,6 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   #stageIndex = new Int32Array(0);
   // Snapshots (thread-local to the thread that configured them).
   #snapshotter: Snapshotter<ColumnarPartitionImage> | undefined;
-  /** Per partition: the last unwrapped cursor position handed out, and the raw cursor it came from. */
-  #lastPosition = new Float64Array(0);
-  #lastRaw = new Int32Array(0);
-  /** Per partition: the clear() floor last seen, and how many times it was seen to change. */
-  #lastFloor = new Int32Array(0);
-  #floorChanges = new Float64Array(0);
   /** Key id -> index into a capture's key list (-1: not used yet); reset after each capture. */
   #keyIndex = new Int32Array(0);
 
@@ -195,23 +187,18 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     this.#partitionKeyCol =
       handle.partitionKey === null ? -1 : (this.#byName.get(handle.partitionKey)?.index ?? -1);
     const { control: ctl, stride } = opened;
-    this.#seqs = [];
-    this.#cols = [];
-    this.#views = [];
-    opened.partitions.forEach((pl, p) => {
-      const stamps = new Int32Array(handle.rows, pl.stampsOffset, pl.capacity);
-      this.#seqs.push(new Sequencer(ctl, p, stride, pl.capacity, stamps, handle.abortTimeoutMs));
-      const cols = partitionColumns(handle.rows, this.#specs, pl);
-      this.#cols.push(cols);
-      const view: Record<string, ColumnArray> = {};
-      for (const s of this.#specs) view[s.name] = cols[s.index]!;
-      this.#views.push(Object.freeze(view) as unknown as ColumnViews<S>);
-    });
+    this.#parts = opened.partitions.map(
+      (layout, p) =>
+        new ColumnarPartition<S>(p, ctl, stride, handle.rows, layout, this.#specs, handle.abortTimeoutMs),
+    );
     this.#capacity = handle.capacities.reduce((a, b) => a + b, 0);
     this.#keys = KeyDictionary.attach(handle.keys, handle.abortTimeoutMs);
-    this.#stats = new ColumnarStatistics(this.#seqs, this.#keys);
+    this.#stats = new ColumnarStatistics(
+      this.#parts.map((part) => part.sequencer),
+      this.#keys,
+    );
     // Take a round-robin start so that threads spread over the partitions.
-    this.#roundRobin = (Atomics.add(ctl, H_RR_SEED, 1) >>> 0) % this.#seqs.length;
+    this.#roundRobin = (Atomics.add(ctl, H_RR_SEED, 1) >>> 0) % this.#parts.length;
     this.#stage = this.#specs.map((s) => scratchArray(s.type, 0));
   }
 
@@ -238,7 +225,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
 
   /** Number of partitions. */
   get partitions(): number {
-    return this.#seqs.length;
+    return this.#parts.length;
   }
 
   /** The user columns (name → type); `timestamp` is implicit. */
@@ -369,7 +356,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       let done = 0;
       while (done < n) {
         const p = this.#nextRoundRobin();
-        const run = Math.min(n - done, claimSize(this.#seqs[p]!.capacity));
+        const run = Math.min(n - done, claimSize(this.#parts[p]!.capacity));
         if (!this.#appendStaged(p, done, run)) return done;
         done += run;
       }
@@ -378,7 +365,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     // By key: group the rows of each partition (stable), then append partition by partition.
     const parts = this.#stageParts;
     const keyIds = this.#stage[this.#partitionKeyCol]!;
-    const P = this.#seqs.length;
+    const P = this.#parts.length;
     for (let i = 0; i < n; i++) parts[i] = hashString(this.#keys.keyOf(keyIds[i]!)!) % P;
     let done = 0;
     for (let p = 0; p < P; p++) {
@@ -401,7 +388,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   }
 
   #appendRun(p: number, offset: number, n: number): number {
-    const run = claimSize(this.#seqs[p]!.capacity);
+    const run = claimSize(this.#parts[p]!.capacity);
     let done = 0;
     while (done < n) {
       const k = Math.min(n - done, run);
@@ -416,7 +403,8 @@ export class ColumnarEventStore<S extends ColumnSchema> {
    * into partition p (n ≤ the claim size). See docs/architecture.md for why each step is needed.
    */
   #appendStaged(p: number, offset: number, n: number): boolean {
-    const seq = this.#seqs[p]!;
+    const part = this.#parts[p]!;
+    const seq = part.sequencer;
     const hooks = this.#hooks;
     const s = seq.claim(n);
     if (hooks !== undefined) hooks.noise?.(NoisePoint.CLAIMED);
@@ -433,7 +421,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       if (hooks !== undefined) hooks.noise?.(NoisePoint.WRITTEN);
     }
     const first = Math.min(n, cap - slot);
-    const cols = this.#cols[p]!;
+    const cols = part.columns;
     const stage = this.#stage;
     for (let k = 0; k < cols.length; k++) {
       // A writer aborted while stalled stops writing into slots that are no longer its own.
@@ -571,19 +559,19 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     if (partition !== undefined) return this.#checkPartition(partition);
     if (this.#partitionKeyCol >= 0) {
       const id = this.#stage[this.#partitionKeyCol]![stagedRow]!;
-      return hashString(this.#keys.keyOf(id)!) % this.#seqs.length;
+      return hashString(this.#keys.keyOf(id)!) % this.#parts.length;
     }
     return this.#nextRoundRobin();
   }
 
   #nextRoundRobin(): number {
     const p = this.#roundRobin;
-    this.#roundRobin = p + 1 === this.#seqs.length ? 0 : p + 1;
+    this.#roundRobin = p + 1 === this.#parts.length ? 0 : p + 1;
     return p;
   }
 
   #checkPartition(partition: unknown): number {
-    return ensureInteger('partition', partition, 0, this.#seqs.length - 1);
+    return ensureInteger('partition', partition, 0, this.#parts.length - 1);
   }
 
   // ----- queries ---------------------------------------------------------------------------------
@@ -696,9 +684,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     const chunk = specs.map((s) => scratchArray(s.type, CHUNK));
     const hooks = this.#hooks;
     for (let p = r.first; p < r.end && !r.none; p++) {
-      const seq = this.#seqs[p]!;
-      const cols = this.#cols[p]!;
-      const view = this.#views[p]!;
+      const part = this.#parts[p]!;
+      const seq = part.sequencer;
+      const cols = part.columns;
+      const view = part.views;
       this.#scan(
         seq,
         (a, n) => {
@@ -740,7 +729,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
 
   /** Hides every row published so far, in every partition. Appends in flight may still land after it. */
   clear(): void {
-    for (const seq of this.#seqs) seq.clear();
+    for (const part of this.#parts) part.sequencer.clear();
   }
 
   // ----- snapshots -------------------------------------------------------------------------------
@@ -773,12 +762,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
           'remove `journal` from the snapshot options or set `journal.enabled: false`',
       );
     }
-    const P = this.#seqs.length;
-    this.#lastPosition = new Float64Array(P);
-    this.#lastRaw = new Int32Array(P);
-    this.#lastFloor = new Int32Array(P);
-    this.#floorChanges = new Float64Array(P);
-    for (let p = 0; p < P; p++) this.#lastFloor[p] = this.#seqs[p]!.floor;
+    for (const part of this.#parts) part.watchFloor();
     this.#snapshotter = new Snapshotter(this.#snapshotTarget(), options, serializer, snapshotStore);
     return this.#snapshotter;
   }
@@ -794,29 +778,15 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   }
 
   /**
-   * The unwrapped position of raw cursor `raw` of partition `p` (see Sequencer.unwrap), never below
-   * the last one handed out: a published count read with a carry in flight (2^32 low) is replaced by
-   * a step forward from the last position.
-   */
-  #position(p: number, raw: number): number {
-    const seq = this.#seqs[p]!;
-    let pos = seq.unwrap(raw);
-    const last = this.#lastPosition[p]!;
-    if (pos < last) pos = last + seq.wrap(raw - this.#lastRaw[p]!);
-    this.#lastPosition[p] = pos;
-    this.#lastRaw[p] = raw;
-    return pos;
-  }
-
-  /**
    * A consistent copy of partition `p`'s published rows, through the validated read path of queries:
    * every row is one that was published before the cursor load, none torn. The rows are the
    * contiguous run of sequences that ends at that cursor (a run broken by an overwrite during the read
    * restarts after it). `version` is the cursor's unwrapped position.
    */
   #capture(p: number): { version: number; image: ColumnarPartitionImage } {
-    const seq = this.#seqs[p]!;
-    const cols = this.#cols[p]!;
+    const part = this.#parts[p]!;
+    const seq = part.sequencer;
+    const cols = part.columns;
     const specs = this.#specs;
     const cap = seq.capacity;
     const stamps = seq.stamps;
@@ -857,7 +827,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       },
       {
         begin: (cursor, lo) => {
-          version = this.#position(p, cursor);
+          version = part.position(cursor);
           const rows = seq.delta(cursor, lo);
           out = specs.map((s) => scratchArray(s.type, rows));
         },
@@ -968,8 +938,9 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   #restoreImage(p: number, image: ColumnarPartitionImage, version: number): void {
     this.#checkImage(p, [image], version);
     const specs = this.#specs;
-    const seq = this.#seqs[p]!;
-    const cols = this.#cols[p]!;
+    const part = this.#parts[p]!;
+    const seq = part.sequencer;
+    const cols = part.columns;
     const cap = seq.capacity;
     // A smaller ring keeps the newest rows.
     const keep = Math.min(image.length, cap);
@@ -1005,35 +976,24 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       if (++z === seq.modulus) z = 0;
     }
     seq.restoreState(version, keep);
-    this.#lastPosition[p] = version;
-    this.#lastRaw[p] = version % seq.modulus;
+    part.restoredAt(version);
   }
 
   /** The narrow view of this store that its snapshotter works through. */
   #snapshotTarget(): SnapshotTarget<ColumnarPartitionImage> {
-    const seqs = this.#seqs;
+    const parts = this.#parts;
     const noJournal = (): never => {
       throw new EventStoreError(ErrorCode.INVALID_STATE, 'ColumnarEventStore has no delta journal');
     };
     return {
-      partitions: seqs.length,
-      version: (p) => this.#position(p, seqs[p]!.cursor),
-      // Changes with every row the cursor passes (from any thread) and every clear() seen: the floor
-      // is read before the cursor, and both only move forward, so the sum never repeats a value.
-      mutations: (p) => {
-        const floor = seqs[p]!.floor;
-        const pos = this.#position(p, seqs[p]!.cursor);
-        if (floor !== this.#lastFloor[p]) {
-          this.#lastFloor[p] = floor;
-          // A clear before the first row hides nothing.
-          if (pos > 0) this.#floorChanges[p]! += 1;
-        }
-        return pos + this.#floorChanges[p]!;
-      },
+      partitions: parts.length,
+      version: (p) => parts[p]!.position(parts[p]!.sequencer.cursor),
+      mutations: (p) => parts[p]!.mutations(),
       totalAppended: () => this.#stats.totalAppended,
       isPristine: () =>
-        seqs.every(
-          (s) => s.claimHead === 0 && s.appended === 0 && s.abortedSlots === 0 && s.floor === NO_FLOOR,
+        parts.every(
+          ({ sequencer: s }) =>
+            s.claimHead === 0 && s.appended === 0 && s.abortedSlots === 0 && s.floor === NO_FLOOR,
         ),
       capture: (p) => {
         const { version, image } = this.#capture(p);
@@ -1107,9 +1067,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     const chunkAcc = new Acc();
     const simple = r.whereCols.length === 0 && r.filter === undefined;
     for (let p = r.first; p < r.end; p++) {
-      const seq = this.#seqs[p]!;
-      const cols = this.#cols[p]!;
-      const view = this.#views[p]!;
+      const part = this.#parts[p]!;
+      const seq = part.sequencer;
+      const cols = part.columns;
+      const view = part.views;
       const stamps = seq.stamps;
       const ts = cols[0]!;
       const vs = column < 0 ? undefined : cols[column]!;
@@ -1318,9 +1279,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     const chunk = new ChunkGroups(this.#keys.size);
     const simple = r.whereCols.length === 0 && r.filter === undefined;
     for (let p = r.first; p < r.end && !r.none; p++) {
-      const seq = this.#seqs[p]!;
-      const cols = this.#cols[p]!;
-      const view = this.#views[p]!;
+      const part = this.#parts[p]!;
+      const seq = part.sequencer;
+      const cols = part.columns;
+      const view = part.views;
       const stamps = seq.stamps;
       const ts = cols[0]!;
       const ks = cols[keySpec.index]!;
@@ -1442,7 +1404,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       none: false,
       filter: undefined,
       first: 0,
-      end: this.#seqs.length,
+      end: this.#parts.length,
     };
     if (q === undefined) return r;
     if (typeof q !== 'object' || q === null) {
@@ -1491,7 +1453,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   /** Test builds install noise and protocol variants here; production code never sets it. */
   set [TEST_HOOKS](hooks: SequencerHooks | undefined) {
     this.#hooks = hooks;
-    for (const s of this.#seqs) s.hooks = hooks;
+    for (const part of this.#parts) part.sequencer.hooks = hooks;
   }
 
   /** The hooks installed by a test build, if any. */
