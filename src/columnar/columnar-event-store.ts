@@ -21,6 +21,7 @@ import {
 import { resolveSnapshotOptions } from '../snapshots/options.js';
 import { restoreConfigured, type SnapshotTarget, Snapshotter } from '../snapshots/snapshotter.js';
 import type { SnapshotOptions, SnapshotSerializer, SnapshotStore } from '../snapshots/types.js';
+import { BatchWriter } from './batch-writer.js';
 import { ColumnarPartition } from './columnar-partition.js';
 import {
   COLUMN_ARRAYS,
@@ -35,10 +36,11 @@ import {
 } from './columns.js';
 import { type ColumnarStoreHandle, createHandle, type OpenedHandle, openHandle } from './handle.js';
 import { KeyDictionary } from './key-dictionary.js';
-import { claimSize, H_RR_SEED, NO_FLOOR, READABLE_MASK, STATE_INTERIOR } from './layout.js';
+import { claimSize, H_RR_SEED, NO_FLOOR, READABLE_MASK } from './layout.js';
 import { type ColumnarEventStoreOptions, resolveColumnarOptions } from './options.js';
-import { NoisePoint, type Sequencer, type SequencerHooks } from './sequencer.js';
+import type { Sequencer } from './sequencer.js';
 import type { ColumnarPartitionImage } from './snapshot-serializer.js';
+import { type Noise, NoisePoint, TEST_HOOKS } from './test-hooks.js';
 
 /** Options of every columnar query. `from`/`to` are inclusive epoch milliseconds (or Dates). */
 export interface ColumnarQueryOptions<S extends ColumnSchema> {
@@ -108,8 +110,13 @@ const WINDOW_TRACKING_DISABLED_MESSAGE =
 /** Rows read between two validations of a query. */
 const CHUNK = 4096;
 
-/** Symbol under which a test build installs {@link SequencerHooks}. Not exported from the package. */
-export const TEST_HOOKS = Symbol('lockfree-eventstore.columnar.testHooks');
+/** What a test installs on one instance under {@link TEST_HOOKS}. */
+export interface ColumnarTestHooks {
+  /** Delays (or a simulated crash) at the protocol's noise points, for writers and readers. */
+  noise?: Noise | undefined;
+  /** The write half to use instead of a plain {@link BatchWriter}: a deliberately broken variant. */
+  writer?: BatchWriter | undefined;
+}
 
 interface ResolvedQuery {
   timed: boolean;
@@ -165,7 +172,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   readonly #partitionKeyCol: number;
   readonly #tracking: boolean;
   #roundRobin: number;
-  #hooks: SequencerHooks | undefined;
+  #hooks: ColumnarTestHooks | undefined;
+  /** A test's reader delays (see ColumnarTestHooks); `undefined` in production. */
+  #noise: Noise | undefined;
+  #writer = new BatchWriter();
   /** Per partition, per value column: this thread's summaries of whole blocks (see #foldBlocks). */
   readonly #summaries: Map<number, BlockSummaries>[] = [];
   /** Per partition, per (key column, value column): this thread's group summaries (see #groupBlocks). */
@@ -269,7 +279,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     this.#ensureStage(1);
     this.#stageRow(row, 0, 'row');
     const p = this.#choosePartition(partition, 0);
-    return this.#appendStaged(p, 0, 1);
+    return this.#writer.write(this.#parts[p]!, this.#stage, 0, 1);
   }
 
   /**
@@ -350,14 +360,14 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   }
 
   #appendStagedBatch(n: number, partition: number | undefined): number {
-    if (partition !== undefined) return this.#appendRun(partition, 0, n);
+    if (partition !== undefined) return this.#writer.writeRun(this.#parts[partition]!, this.#stage, 0, n);
     if (this.#partitionKeyCol < 0) {
       // Round-robin: each claim-sized run goes to the next partition.
       let done = 0;
       while (done < n) {
         const p = this.#nextRoundRobin();
         const run = Math.min(n - done, claimSize(this.#parts[p]!.capacity));
-        if (!this.#appendStaged(p, done, run)) return done;
+        if (!this.#writer.write(this.#parts[p]!, this.#stage, done, run)) return done;
         done += run;
       }
       return done;
@@ -375,7 +385,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       if (m === 0) continue;
       const half = this.#stage[0]!.length >>> 1;
       if (m !== n) this.#gather(index, m, half);
-      const appended = this.#appendRun(p, m === n ? 0 : half, m);
+      const appended = this.#writer.writeRun(this.#parts[p]!, this.#stage, m === n ? 0 : half, m);
       done += appended;
       if (appended < m) return done;
     }
@@ -385,85 +395,6 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   /** Copies staged rows `index[0..m)` to staging positions [half, half+m) (the upper half of the scratch). */
   #gather(index: Int32Array, m: number, half: number): void {
     for (const col of this.#stage) for (let j = 0; j < m; j++) col[half + j] = col[index[j]!]!;
-  }
-
-  #appendRun(p: number, offset: number, n: number): number {
-    const run = claimSize(this.#parts[p]!.capacity);
-    let done = 0;
-    while (done < n) {
-      const k = Math.min(n - done, run);
-      if (!this.#appendStaged(p, offset + done, k)) return done;
-      done += k;
-    }
-    return done;
-  }
-
-  /**
-   * The claim → gate → mark → write → publish → advance path for staged rows [offset, offset+n)
-   * into partition p (n ≤ the claim size). See docs/architecture.md for why each step is needed.
-   */
-  #appendStaged(p: number, offset: number, n: number): boolean {
-    const part = this.#parts[p]!;
-    const seq = part.sequencer;
-    const hooks = this.#hooks;
-    const s = seq.claim(n);
-    if (hooks !== undefined) hooks.noise?.(NoisePoint.CLAIMED);
-    if (!seq.gate(s, n)) return false;
-    if (!seq.mark(s)) return false;
-    const early = hooks !== undefined && hooks.strategy === 'publish-early';
-    const cap = seq.capacity;
-    const slot = s % cap;
-    if (early) {
-      // Deliberately broken variant (test only): publish before the columns are written.
-      this.#writeInteriors(seq, s, slot, n);
-      seq.publish(s);
-      seq.advance();
-      if (hooks !== undefined) hooks.noise?.(NoisePoint.WRITTEN);
-    }
-    const first = Math.min(n, cap - slot);
-    const cols = part.columns;
-    const stage = this.#stage;
-    for (let k = 0; k < cols.length; k++) {
-      // A writer aborted while stalled stops writing into slots that are no longer its own.
-      if (!early && !seq.owns(s)) return false;
-      const dst = cols[k]!;
-      const src = stage[k]!;
-      if (n <= 32) {
-        // Small batches: an element loop avoids allocating two subarray views per column.
-        let sl = slot;
-        for (let j = 0; j < n; j++) {
-          dst[sl] = src[offset + j]!;
-          if (++sl === cap) sl = 0;
-        }
-      } else {
-        dst.set(src.subarray(offset, offset + first), slot);
-        if (first < n) dst.set(src.subarray(offset + first, offset + n), 0);
-      }
-    }
-    if (!early) {
-      if (!seq.owns(s)) return false;
-      this.#writeInteriors(seq, s, slot, n);
-      if (hooks !== undefined) hooks.noise?.(NoisePoint.WRITTEN);
-      if (!seq.publish(s)) return false;
-    }
-    seq.advance();
-    seq.retireFloor();
-    seq.countAppended(n);
-    return true;
-  }
-
-  /** Plain stores of INTERIOR(z) for the batch's later slots (released by the publishing CAS). */
-  #writeInteriors(seq: Sequencer, s: number, slot: number, n: number): void {
-    const stamps = seq.stamps;
-    const cap = seq.capacity;
-    const m = seq.modulus;
-    let z = s;
-    let sl = slot;
-    for (let k = 1; k < n; k++) {
-      if (++z === m) z = 0;
-      if (++sl === cap) sl = 0;
-      stamps[sl] = STATE_INTERIOR | z;
-    }
   }
 
   #ensureStage(n: number): void {
@@ -682,7 +613,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     let out = specs.map((s) => scratchArray(s.type, size));
     let length = 0;
     const chunk = specs.map((s) => scratchArray(s.type, CHUNK));
-    const hooks = this.#hooks;
+    const noise = this.#noise;
     for (let p = r.first; p < r.end && !r.none; p++) {
       const part = this.#parts[p]!;
       const seq = part.sequencer;
@@ -699,7 +630,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
           for (let j = 0; j < n; j++) {
             if ((stamps[slot]! & READABLE_MASK) === z && this.#matches(r, cols, view, slot)) {
               chunk[0]![m] = cols[0]![slot]!;
-              if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_ROW);
+              if (noise !== undefined) noise(NoisePoint.READ_ROW);
               for (let c = 1; c < cols.length; c++) chunk[c]![m] = cols[c]![slot]!;
               m++;
             }
@@ -1027,12 +958,12 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     const c = seq.readRange();
     let a = seq.lo;
     range?.begin(c, a);
-    const hooks = this.#hooks;
+    const noise = this.#noise;
     while (seq.delta(c, a) > 0) {
       const b = seq.delta(c, a) > CHUNK ? seq.wrap(a + CHUNK) : c;
       for (;;) {
         const result = read(a, seq.delta(b, a));
-        if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_CHUNK);
+        if (noise !== undefined) noise(NoisePoint.READ_CHUNK);
         const intact = seq.validate(a);
         if (intact === a) {
           commit(result);
@@ -1144,7 +1075,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     commit: (step: BlockStep) => void,
   ): void {
     const cap = seq.capacity;
-    const hooks = this.#hooks;
+    const noise = this.#noise;
     const c = seq.readRange();
     // Read before any block is read: a summary made now is stamped no later than its rows.
     const appended = seq.appended;
@@ -1175,7 +1106,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
             ? 1
             : 0;
       const made = visit(step);
-      if (hooks !== undefined) hooks.noise?.(NoisePoint.READ_CHUNK);
+      if (noise !== undefined) noise(NoisePoint.READ_CHUNK);
       const intact = seq.validate(a);
       if (intact !== a) {
         a = intact; // overwritten meanwhile: read on from the oldest intact row
@@ -1450,14 +1381,18 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     return r;
   }
 
-  /** Test builds install noise and protocol variants here; production code never sets it. */
-  set [TEST_HOOKS](hooks: SequencerHooks | undefined) {
+  /**
+   * Installs a test's noise and write-protocol variant on this instance (the writer is built here,
+   * so no variant is ever branched on inside an append). Production code never sets it.
+   */
+  set [TEST_HOOKS](hooks: ColumnarTestHooks | undefined) {
     this.#hooks = hooks;
-    for (const part of this.#parts) part.sequencer.hooks = hooks;
+    this.#noise = hooks?.noise;
+    this.#writer = hooks?.writer ?? new BatchWriter(hooks?.noise);
   }
 
-  /** The hooks installed by a test build, if any. */
-  get [TEST_HOOKS](): SequencerHooks | undefined {
+  /** The hooks a test installed, if any. */
+  get [TEST_HOOKS](): ColumnarTestHooks | undefined {
     return this.#hooks;
   }
 }

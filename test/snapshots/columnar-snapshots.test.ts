@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { TEST_HOOKS } from '../../src/columnar/columnar-event-store.ts';
-import { NoisePoint } from '../../src/columnar/sequencer.ts';
+import { NoisePoint, TEST_HOOKS } from '../../src/columnar/test-hooks.ts';
 import {
   BinarySnapshotSerializer,
   type ColumnArray,
