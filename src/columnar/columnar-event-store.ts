@@ -38,6 +38,7 @@ import { type ColumnarStoreHandle, createHandle, type OpenedHandle, openHandle }
 import { KeyDictionary } from './key-dictionary.js';
 import { claimSize, H_RR_SEED, NO_FLOOR, READABLE_MASK } from './layout.js';
 import { type ColumnarEventStoreOptions, resolveColumnarOptions } from './options.js';
+import { RowStager } from './row-stager.js';
 import type { Sequencer } from './sequencer.js';
 import type { ColumnarPartitionImage } from './snapshot-serializer.js';
 import { type Noise, NoisePoint, TEST_HOOKS } from './test-hooks.js';
@@ -180,10 +181,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
   readonly #summaries: Map<number, BlockSummaries>[] = [];
   /** Per partition, per (key column, value column): this thread's group summaries (see #groupBlocks). */
   readonly #groupSummaries: Map<number, GroupBlockSummaries>[] = [];
-  // Thread-local staging of a batch: one scratch column per column, and the rows' partitions.
-  #stage: ColumnArray[];
-  #stageParts = new Int32Array(0);
-  #stageIndex = new Int32Array(0);
+  readonly #stager: RowStager;
   // Snapshots (thread-local to the thread that configured them).
   #snapshotter: Snapshotter<ColumnarPartitionImage> | undefined;
   /** Key id -> index into a capture's key list (-1: not used yet); reset after each capture. */
@@ -209,7 +207,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     );
     // Take a round-robin start so that threads spread over the partitions.
     this.#roundRobin = (Atomics.add(ctl, H_RR_SEED, 1) >>> 0) % this.#parts.length;
-    this.#stage = this.#specs.map((s) => scratchArray(s.type, 0));
+    this.#stager = new RowStager(this.#specs, this.#keys);
   }
 
   /** Allocates a store (its shared buffers) on this thread. */
@@ -276,10 +274,9 @@ export class ColumnarEventStore<S extends ColumnSchema> {
    * ES_ERR_INVALID_ARG for a malformed row (nothing is appended).
    */
   tryAppend(row: ColumnarRow<S>, partition?: number): boolean {
-    this.#ensureStage(1);
-    this.#stageRow(row, 0, 'row');
+    this.#stager.stageRow(row);
     const p = this.#choosePartition(partition, 0);
-    return this.#writer.write(this.#parts[p]!, this.#stage, 0, 1);
+    return this.#writer.write(this.#parts[p]!, this.#stager.columns, 0, 1);
   }
 
   /**
@@ -293,8 +290,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     if (partition !== undefined) this.#checkPartition(partition);
     const n = rows.length;
     if (n === 0) return 0;
-    this.#ensureStage(n);
-    this.#stageRows(rows, n);
+    this.#stager.stageRows(rows, n);
     return this.#appendStagedBatch(n, partition);
   }
 
@@ -313,183 +309,49 @@ export class ColumnarEventStore<S extends ColumnSchema> {
       throw invalidArg(`\`columns\` must be an object of column arrays, received ${describe(columns)}`);
     }
     if (partition !== undefined) this.#checkPartition(partition);
-    const cols = columns as unknown as Record<string, ArrayLike<number> | readonly string[]>;
-    const n = cols.timestamp?.length;
-    if (typeof n !== 'number') throw invalidArg('`columns.timestamp` must be an array of numbers');
+    const n = this.#stager.stageColumns(columns);
     if (n === 0) return 0;
-    this.#ensureStage(n);
-    for (const s of this.#specs) {
-      const src = cols[s.name];
-      if (src === undefined || typeof src !== 'object' || src.length !== n) {
-        throw invalidArg(`\`columns.${s.name}\` must be an array of length ${n}, received ${describe(src)}`);
-      }
-      const dst = this.#stage[s.index]!;
-      if (s.type === 'key') {
-        if (src instanceof Uint32Array) {
-          const known = this.#keys.size;
-          for (let i = 0; i < n; i++) {
-            if (src[i]! >= known) throw invalidArg(`\`columns.${s.name}[${i}]\` is not a known key id`);
-          }
-          dst.set(src);
-        } else {
-          const strs = src as readonly string[];
-          for (let i = 0; i < n; i++) {
-            const k = strs[i];
-            if (typeof k !== 'string') {
-              throw invalidArg(`\`columns.${s.name}[${i}]\` must be a string, received ${describe(k)}`);
-            }
-            dst[i] = this.#keys.intern(k);
-          }
-        }
-      } else {
-        const nums = src as ArrayLike<number>;
-        if (ArrayBuffer.isView(nums)) {
-          dst.set(nums);
-        } else {
-          for (let i = 0; i < n; i++) dst[i] = this.#number(nums[i], s, `columns.${s.name}[${i}]`);
-        }
-        if (s.index === 0) {
-          for (let i = 0; i < n; i++) {
-            const t = dst[i]!;
-            if (t - t !== 0) throw invalidArg(`\`columns.timestamp[${i}]\` must be a finite number`);
-          }
-        }
-      }
-    }
     return this.#appendStagedBatch(n, partition);
   }
 
   #appendStagedBatch(n: number, partition: number | undefined): number {
-    if (partition !== undefined) return this.#writer.writeRun(this.#parts[partition]!, this.#stage, 0, n);
+    const stage = this.#stager.columns;
+    if (partition !== undefined) return this.#writer.writeRun(this.#parts[partition]!, stage, 0, n);
     if (this.#partitionKeyCol < 0) {
       // Round-robin: each claim-sized run goes to the next partition.
       let done = 0;
       while (done < n) {
         const p = this.#nextRoundRobin();
         const run = Math.min(n - done, claimSize(this.#parts[p]!.capacity));
-        if (!this.#writer.write(this.#parts[p]!, this.#stage, done, run)) return done;
+        if (!this.#writer.write(this.#parts[p]!, stage, done, run)) return done;
         done += run;
       }
       return done;
     }
     // By key: group the rows of each partition (stable), then append partition by partition.
-    const parts = this.#stageParts;
-    const keyIds = this.#stage[this.#partitionKeyCol]!;
+    const parts = this.#stager.parts;
+    const keyIds = stage[this.#partitionKeyCol]!;
     const P = this.#parts.length;
     for (let i = 0; i < n; i++) parts[i] = hashString(this.#keys.keyOf(keyIds[i]!)!) % P;
     let done = 0;
     for (let p = 0; p < P; p++) {
       let m = 0;
-      const index = this.#stageIndex;
+      const index = this.#stager.index;
       for (let i = 0; i < n; i++) if (parts[i] === p) index[m++] = i;
       if (m === 0) continue;
-      const half = this.#stage[0]!.length >>> 1;
-      if (m !== n) this.#gather(index, m, half);
-      const appended = this.#writer.writeRun(this.#parts[p]!, this.#stage, m === n ? 0 : half, m);
+      const half = stage[0]!.length >>> 1;
+      if (m !== n) this.#stager.gather(index, m, half);
+      const appended = this.#writer.writeRun(this.#parts[p]!, stage, m === n ? 0 : half, m);
       done += appended;
       if (appended < m) return done;
     }
     return done;
   }
 
-  /** Copies staged rows `index[0..m)` to staging positions [half, half+m) (the upper half of the scratch). */
-  #gather(index: Int32Array, m: number, half: number): void {
-    for (const col of this.#stage) for (let j = 0; j < m; j++) col[half + j] = col[index[j]!]!;
-  }
-
-  #ensureStage(n: number): void {
-    if (this.#stage[0]!.length >= 2 * n) return;
-    const size = 2 * 2 ** Math.ceil(Math.log2(Math.max(n, 16)));
-    this.#stage = this.#specs.map((s) => scratchArray(s.type, size));
-    this.#stageParts = new Int32Array(size);
-    this.#stageIndex = new Int32Array(size);
-  }
-
-  #stageRow(row: ColumnarRow<S>, i: number, what: string): void {
-    if (typeof row !== 'object' || row === null) {
-      throw invalidArg(`\`${what}\` must be an object { timestamp, ... }, received ${describe(row)}`);
-    }
-    const r = row as unknown as Record<string, unknown>;
-    const t = r.timestamp;
-    if (typeof t !== 'number' || t - t !== 0) {
-      throw invalidArg(
-        `\`${what}.timestamp\` must be a finite epoch-millisecond number, received ${describe(t)}`,
-      );
-    }
-    const stage = this.#stage;
-    stage[0]![i] = t;
-    const specs = this.#specs;
-    for (let c = 1; c < specs.length; c++) {
-      const s = specs[c]!;
-      const v = r[s.name];
-      if (s.type === 'key') {
-        if (typeof v !== 'string') {
-          throw invalidArg(`\`${what}.${s.name}\` must be a string, received ${describe(v)}`);
-        }
-        stage[c]![i] = this.#keys.intern(v);
-      } else {
-        stage[c]![i] = this.#number(v, s, `${what}.${s.name}`);
-      }
-    }
-  }
-
-  /** Stages a batch column by column (one property name per loop keeps the loads monomorphic). */
-  #stageRows(rows: readonly ColumnarRow<S>[], n: number): void {
-    const stage = this.#stage;
-    const ts = stage[0]!;
-    for (let i = 0; i < n; i++) {
-      const row = rows[i] as unknown as { timestamp?: unknown } | null;
-      if (typeof row !== 'object' || row === null) this.#stageRow(row as never, i, `rows[${i}]`);
-      const t = (row as { timestamp?: unknown }).timestamp;
-      if (typeof t !== 'number' || t - t !== 0) this.#stageRow(row as never, i, `rows[${i}]`);
-      ts[i] = t as number;
-    }
-    const specs = this.#specs;
-    for (let c = 1; c < specs.length; c++) {
-      const s = specs[c]!;
-      const name = s.name;
-      const dst = stage[c]!;
-      if (s.type === 'key') {
-        const keys = this.#keys;
-        for (let i = 0; i < n; i++) {
-          const v = (rows[i] as unknown as Record<string, unknown>)[name];
-          if (typeof v !== 'string') this.#stageRow(rows[i]!, i, `rows[${i}]`);
-          dst[i] = keys.intern(v as string);
-        }
-      } else if (s.type === 'f64' || s.type === 'f32') {
-        for (let i = 0; i < n; i++) {
-          const v = (rows[i] as unknown as Record<string, unknown>)[name];
-          if (typeof v !== 'number') this.#stageRow(rows[i]!, i, `rows[${i}]`);
-          dst[i] = v as number;
-        }
-      } else {
-        const signed = s.type === 'i32';
-        for (let i = 0; i < n; i++) {
-          const v = (rows[i] as unknown as Record<string, unknown>)[name];
-          if (typeof v !== 'number' || (signed ? v !== (v | 0) : v !== v >>> 0)) {
-            this.#number(v, s, `rows[${i}].${name}`);
-          }
-          dst[i] = v as number;
-        }
-      }
-    }
-  }
-
-  #number(v: unknown, s: ColumnSpec, what: string): number {
-    if (typeof v !== 'number') throw invalidArg(`\`${what}\` must be a number, received ${describe(v)}`);
-    if (s.type === 'i32' && !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31)) {
-      throw invalidArg(`\`${what}\` must be an i32 integer, received ${describe(v)}`);
-    }
-    if (s.type === 'u32' && !(Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
-      throw invalidArg(`\`${what}\` must be a u32 integer, received ${describe(v)}`);
-    }
-    return v;
-  }
-
   #choosePartition(partition: number | undefined, stagedRow: number): number {
     if (partition !== undefined) return this.#checkPartition(partition);
     if (this.#partitionKeyCol >= 0) {
-      const id = this.#stage[this.#partitionKeyCol]![stagedRow]!;
+      const id = this.#stager.columns[this.#partitionKeyCol]![stagedRow]!;
       return hashString(this.#keys.keyOf(id)!) % this.#parts.length;
     }
     return this.#nextRoundRobin();
