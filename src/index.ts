@@ -2,11 +2,6 @@
 
 import type { GroupResult } from './core/event-store.js';
 
-export type {
-  ColumnarQueryOptions,
-  ColumnarSnapshot,
-  ColumnarTopEntry,
-} from './columnar/columnar-event-store.js';
 export { ColumnarEventStore, ColumnarStatistics } from './columnar/columnar-event-store.js';
 export type {
   ColumnArray,
@@ -19,6 +14,9 @@ export type {
 } from './columnar/columns.js';
 export type { ColumnarStoreHandle } from './columnar/handle.js';
 export type { ColumnarEventStoreOptions } from './columnar/options.js';
+export type { ColumnarTopEntry } from './columnar/query/group.js';
+export type { ColumnarQueryOptions } from './columnar/query/query-options.js';
+export type { ColumnarSnapshot } from './columnar/query/snapshot-columns.js';
 export type {
   ColumnarImageColumn,
   ColumnarPartitionImage,

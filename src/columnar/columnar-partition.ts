@@ -1,15 +1,17 @@
 // ColumnarPartition: one partition of a ColumnarEventStore as one thread sees it: its Sequencer (the
 // shared claim/cursor words and slot stamps), typed-array views of its columns in the shared rows
-// buffer, and this thread's own bookkeeping about it (the positions handed to snapshots).
+// buffer, and this thread's own bookkeeping about it: the block summaries of its queries and the
+// positions handed to snapshots.
 // Concurrency: the Sequencer and the column views reach shared memory under the protocol of
 // sequencer.ts; every other field is thread-local, read and written only by the owning thread.
 
 import type { ColumnArray, ColumnSchema, ColumnSpec, ColumnViews } from './columns.js';
 import { partitionColumns } from './columns.js';
 import { NO_FLOOR, type PartitionLayout } from './layout.js';
+import type { BlockSummaries, GroupBlockSummaries } from './query/block-summaries.js';
 import { Sequencer } from './sequencer.js';
 
-/** One partition of a store on this thread: its sequencer, its columns, and this thread's positions. */
+/** One partition of a store on this thread: its sequencer, its columns, this thread's summaries and positions. */
 export class ColumnarPartition<S extends ColumnSchema = ColumnSchema> {
   /** The partition's number in the store. */
   readonly index: number;
@@ -18,6 +20,10 @@ export class ColumnarPartition<S extends ColumnSchema = ColumnSchema> {
   readonly columns: ColumnArray[];
   /** The same arrays by column name (what a query's `filter` receives). */
   readonly views: ColumnViews<S>;
+  /** This thread's summaries of whole blocks, per value column (query/fold.ts). */
+  readonly foldSummaries = new Map<number, BlockSummaries>();
+  /** This thread's group summaries, per (key column, value column) pair (query/group.ts). */
+  readonly groupSummaries = new Map<number, GroupBlockSummaries>();
   /** The last unwrapped cursor position handed out, and the raw cursor it came from. */
   #lastPosition = 0;
   #lastRaw = 0;
