@@ -14,14 +14,11 @@ export type {
 } from './columnar/columns.js';
 export type { ColumnarStoreHandle } from './columnar/handle.js';
 export type { ColumnarEventStoreOptions } from './columnar/options.js';
+export type { ColumnarImageColumn, ColumnarPartitionImage } from './columnar/partition-image.js';
 export type { ColumnarTopEntry } from './columnar/query/group.js';
 export type { ColumnarQueryOptions } from './columnar/query/query-options.js';
 export type { ColumnarSnapshot } from './columnar/query/snapshot-columns.js';
-export type {
-  ColumnarImageColumn,
-  ColumnarPartitionImage,
-  ColumnarSnapshotSerializerOptions,
-} from './columnar/snapshot-serializer.js';
+export type { ColumnarSnapshotSerializerOptions } from './columnar/snapshot-serializer.js';
 export { ColumnarSnapshotSerializer } from './columnar/snapshot-serializer.js';
 export type { GroupResult, VersionedRead } from './core/event-store.js';
 export { EventStore } from './core/event-store.js';

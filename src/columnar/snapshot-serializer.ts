@@ -1,9 +1,9 @@
-// Snapshots of a ColumnarEventStore partition: the column image a capture produces, and
-// ColumnarSnapshotSerializer, which writes it as the FLAG_COLUMNAR file format. The columns are written
-// as their raw bytes (one copy per column, no per-row encoding), so saving and loading cost about a
-// memcpy of the partition. The header and both checksums are those of every snapshot file
-// (snapshots/snapshot-file.ts); every length is checked against the bytes present before anything
-// is allocated.
+// ColumnarSnapshotSerializer: writes the image of a ColumnarEventStore partition (partition-image.ts)
+// as the FLAG_COLUMNAR file format, and reads it back. The columns are written as their raw bytes (one
+// copy per column, no per-row encoding), so saving and loading cost about a memcpy of the partition.
+// The header and both checksums are those of every snapshot file (snapshots/snapshot-file.ts); every
+// length is checked against the bytes present before anything is allocated. A serializer holds only
+// its options; it runs on the snapshotter's thread and touches no shared memory.
 //
 // Payload (before compression), little-endian; `count` (the header) is the number of rows:
 //
@@ -31,41 +31,11 @@ import {
   type SnapshotFileOptions,
 } from '../snapshots/snapshot-file.js';
 import type { EventCodec, PartitionState, SnapshotSerializer } from '../snapshots/types.js';
-import {
-  COLUMN_TYPES,
-  type ColumnArray,
-  type ColumnType,
-  ELEMENT_BYTES,
-  MAX_COLUMNS,
-  scratchArray,
-} from './columns.js';
+import { COLUMN_TYPES, type ColumnArray, ELEMENT_BYTES, MAX_COLUMNS, scratchArray } from './columns.js';
 import { MAX_KEY_BYTES } from './key-dictionary.js';
+import type { ColumnarImageColumn, ColumnarPartitionImage } from './partition-image.js';
 
 const gzipAsync = promisify(gzip);
-
-/** One column of a {@link ColumnarPartitionImage}: its name and storage type. */
-export interface ColumnarImageColumn {
-  readonly name: string;
-  readonly type: ColumnType;
-}
-
-/**
- * The captured rows of one ColumnarEventStore partition, as columns: what a columnar snapshot holds.
- * The `PartitionState.events` of a columnar snapshot is an array of exactly one image.
- */
-export interface ColumnarPartitionImage {
-  /** The columns, `timestamp` (f64) first, in the store's order. */
-  readonly columns: readonly ColumnarImageColumn[];
-  /** Rows, oldest first. */
-  readonly length: number;
-  /**
-   * One typed array of `length` elements per column, in `columns` order. A `key` column holds
-   * indexes into `keys`.
-   */
-  readonly data: readonly ColumnArray[];
-  /** The key strings the rows use. */
-  readonly keys: readonly string[];
-}
 
 /** Options of {@link ColumnarSnapshotSerializer}. */
 export type ColumnarSnapshotSerializerOptions = SnapshotFileOptions;
