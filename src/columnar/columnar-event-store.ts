@@ -237,6 +237,10 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     return this.#appendStagedBatch(n, partition);
   }
 
+  /**
+   * Writes staged rows [0, n) to `partition`; else grouped by the partition key's hash (stable within
+   * a partition); else round-robin, one claim-sized run per partition. Returns how many were written.
+   */
   #appendStagedBatch(n: number, partition: number | undefined): number {
     const stage = this.#stager.columns;
     if (partition !== undefined) return this.#writer.writeRun(this.#parts[partition]!, stage, 0, n);
@@ -362,6 +366,7 @@ export class ColumnarEventStore<S extends ColumnSchema> {
     return fold(this.#parts, resolveQuery(q, this.#schema), column, minMax, this.#noise);
   }
 
+  /** The groups of `valueColumn` by `keyColumn` (checked in that order, then the query options). */
   #group(keyColumn: string, valueColumn: string, q: ColumnarQueryOptions<S> | undefined): GroupAcc {
     const kc = keyColumnIndex(this.#schema, keyColumn);
     const vc = numericColumnIndex(this.#schema, valueColumn);
