@@ -12,9 +12,9 @@ export class RowStager {
   /** One scratch array per column, timestamp first: staged rows at [0, n), gathered ones above half. */
   columns: ColumnArray[];
   /** The partition of each staged row (partitionKey routing). */
-  parts = new Int32Array(0);
+  parts: Int32Array = new Int32Array(0);
   /** Positions of the staged rows of one partition (partitionKey routing). */
-  index = new Int32Array(0);
+  index: Int32Array = new Int32Array(0);
   readonly #specs: readonly ColumnSpec[];
   readonly #keys: KeyDictionary;
 

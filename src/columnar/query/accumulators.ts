@@ -34,7 +34,7 @@ export class Acc {
  */
 export class ChunkGroups {
   data: Float64Array;
-  readonly touched = new Int32Array(CHUNK);
+  readonly touched: Int32Array = new Int32Array(CHUNK);
   touchedCount = 0;
 
   constructor(keys: number) {
