@@ -44,12 +44,17 @@ export type NumericColumnOf<S extends ColumnSchema> =
   | ({ [K in keyof S]: S[K] extends 'key' ? never : K }[keyof S] & string)
   | 'timestamp';
 
+/**
+ * Every column type. A type's index here is its code in columnar snapshot files
+ * (snapshot-serializer.ts): append new types, never reorder.
+ */
 export const COLUMN_TYPES: readonly ColumnType[] = ['f64', 'f32', 'i32', 'u32', 'key'];
 export const TIMESTAMP = 'timestamp';
 /** Most user columns a store may have. */
 export const MAX_COLUMNS = 64;
 
-const BYTES: Record<ColumnType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, key: 4 };
+/** Bytes of one element of each column type (what a row costs per column, and a snapshot per value). */
+export const ELEMENT_BYTES: Readonly<Record<ColumnType, number>> = { f64: 8, f32: 4, i32: 4, u32: 4, key: 4 };
 
 /** A resolved column: name, type and index in the rows layout (timestamp is index 0). */
 export interface ColumnSpec {
@@ -90,7 +95,7 @@ export function resolveColumns(columns: unknown): ColumnSpec[] {
 
 /** Bytes per element of each column, in order. */
 export function columnBytes(specs: readonly ColumnSpec[]): number[] {
-  return specs.map((s) => BYTES[s.type]);
+  return specs.map((s) => ELEMENT_BYTES[s.type]);
 }
 
 /** Bytes per row: the columns plus the 4 bytes of the slot stamp. */

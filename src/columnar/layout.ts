@@ -82,7 +82,6 @@ export function controlWords(partitions: number, stride: number): number {
 
 export const SEQ_BITS = 30;
 export const SEQ_MASK = (1 << SEQ_BITS) - 1;
-export const STATE_PUBLISHED = 0;
 export const STATE_CLAIMED = 1 << SEQ_BITS;
 export const STATE_INTERIOR = (2 << SEQ_BITS) | 0;
 export const STATE_ABORTED = (3 << SEQ_BITS) | 0;
@@ -93,13 +92,11 @@ export const READABLE_MASK = 0x7fffffff;
 export function claimedStamp(seq: number): number {
   return STATE_CLAIMED | seq;
 }
-export function interiorStamp(seq: number): number {
-  return STATE_INTERIOR | seq;
-}
 export function abortedStamp(seq: number): number {
   return STATE_ABORTED | seq;
 }
-// PUBLISHED(seq) is `seq` itself (state bits 00).
+// PUBLISHED(seq) is `seq` itself (state bits 00); INTERIOR(seq) is `STATE_INTERIOR | seq`, stored
+// inline by the writer and read inline by advance() (sequencer.ts).
 
 // ---------------------------------------------------------------------------------------------
 // Sequences are kept modulo M = capacity * laps, the largest multiple of the partition capacity

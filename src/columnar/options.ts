@@ -87,6 +87,7 @@ const KNOWN_OPTIONS = new Set([
   'abortTimeoutMs',
 ]);
 
+/** Validates the options of `ColumnarEventStore.create` (ES_ERR_INVALID_ARG naming the option). */
 export function resolveColumnarOptions(options: unknown): ResolvedColumnarOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidArg(`\`options\` must be an object { columns, ... }, received ${describe(options)}`);
@@ -127,13 +128,8 @@ export function resolveColumnarOptions(options: unknown): ResolvedColumnarOption
     o.keyBytes === undefined
       ? keyCapacity * DEFAULT_KEY_BYTES_PER_KEY
       : ensureInteger('keyBytes', o.keyBytes, 1, 2 ** 30);
-  let abortTimeoutMs = DEFAULT_ABORT_TIMEOUT_MS;
-  if (o.abortTimeoutMs !== undefined) {
-    abortTimeoutMs = ensurePositiveNumber('abortTimeoutMs', o.abortTimeoutMs);
-    if (abortTimeoutMs > 3_600_000) {
-      throw invalidArg(`\`abortTimeoutMs\` must be at most 3600000, received ${abortTimeoutMs}`);
-    }
-  }
+  const abortTimeoutMs =
+    o.abortTimeoutMs === undefined ? DEFAULT_ABORT_TIMEOUT_MS : ensureAbortTimeoutMs(o.abortTimeoutMs);
   return {
     specs,
     schema,
@@ -145,4 +141,11 @@ export function resolveColumnarOptions(options: unknown): ResolvedColumnarOption
     keyBytes,
     abortTimeoutMs,
   };
+}
+
+/** `abortTimeoutMs` must be a number of milliseconds above 0 and at most an hour (an option or a handle's). */
+export function ensureAbortTimeoutMs(value: unknown): number {
+  const ms = ensurePositiveNumber('abortTimeoutMs', value);
+  if (ms > 3_600_000) throw invalidArg(`\`abortTimeoutMs\` must be at most 3600000, received ${ms}`);
+  return ms;
 }

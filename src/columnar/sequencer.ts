@@ -21,29 +21,6 @@ import {
   sequenceModulus,
 } from './layout.js';
 
-/** Named points where a test build can inject delays (never called unless hooks are installed). */
-export const NoisePoint = {
-  /** Between the load and the store of the deliberately non-atomic claim (racy-claim variant). */
-  CLAIM_RACE: 0,
-  /** After the claim, before gating and marking. */
-  CLAIMED: 1,
-  /** After the columns are written, before the publishing CAS. */
-  WRITTEN: 2,
-  /** Reader: after reading part of a row, before the rest. */
-  READ_ROW: 3,
-  /** Reader: after reading a chunk, before validating it against CLAIM. */
-  READ_CHUNK: 4,
-} as const;
-
-/** Test-only protocol variants: the harness must detect the broken ones. */
-export type SequencerStrategy = 'correct' | 'publish-early' | 'racy-claim';
-
-/** Test hooks: delays at the protocol's critical points and a protocol variant. */
-export interface SequencerHooks {
-  noise?: (point: number) => void;
-  strategy?: SequencerStrategy;
-}
-
 /** One partition's view of the shared control words and slot stamps. */
 export class Sequencer {
   readonly capacity: number;
@@ -63,7 +40,6 @@ export class Sequencer {
   /** Thread-local stall tracking for readers: the cursor seen stuck, and since when. */
   #stallCursor = -1;
   #stallSinceMs = 0;
-  hooks: SequencerHooks | undefined;
 
   constructor(
     ctl: Int32Array,
@@ -111,15 +87,6 @@ export class Sequencer {
   claim(n: number): number {
     const ctl = this.#ctl;
     const at = this.#claimAt;
-    const hooks = this.hooks;
-    if (hooks !== undefined && hooks.strategy === 'racy-claim') {
-      // Deliberately broken variant (test only): a non-atomic read-modify-write of CLAIM.
-      const s = Atomics.load(ctl, at);
-      hooks.noise?.(NoisePoint.CLAIM_RACE);
-      // Store the bumped claim without checking that nobody claimed in between (the planted bug).
-      Atomics.store(ctl, at, this.wrap(s + n));
-      return s;
-    }
     for (;;) {
       // Read the next free sequence.
       const s = Atomics.load(ctl, at);
@@ -169,6 +136,23 @@ export class Sequencer {
     if (prev === abortedStamp(s)) return false;
     // Claim the first slot; the CAS makes marking and aborting mutually exclusive.
     return Atomics.compareExchange(stamps, slot, prev, claimedStamp(s)) === prev;
+  }
+
+  /**
+   * Plain stores of INTERIOR(z) into the later slots of the batch [s, s+n) whose first slot is `slot`
+   * (`s % capacity`, which the caller has): the publishing CAS on the first slot releases them.
+   */
+  writeInteriors(s: number, slot: number, n: number): void {
+    const stamps = this.stamps;
+    const cap = this.capacity;
+    const m = this.modulus;
+    let z = s;
+    let sl = slot;
+    for (let k = 1; k < n; k++) {
+      if (++z === m) z = 0;
+      if (++sl === cap) sl = 0;
+      stamps[sl] = STATE_INTERIOR | z;
+    }
   }
 
   /** Whether the batch starting at `s` is still ours (a plain read: a cheap check between column passes). */
@@ -395,13 +379,13 @@ export class Sequencer {
     Atomics.store(ctl, this.#claimAt, raw);
   }
 
-  /** The cursor now (for tests and statistics). */
+  /** The cursor now (a snapshot's version). */
   get cursor(): number {
     // Acquire-load the cursor.
     return Atomics.load(this.#ctl, this.#cursorAt);
   }
 
-  /** The claim head now (for tests). */
+  /** The claim head now (a store nothing was ever claimed in may be restored). */
   get claimHead(): number {
     // Acquire-load the claim head.
     return Atomics.load(this.#ctl, this.#claimAt);

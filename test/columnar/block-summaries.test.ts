@@ -5,9 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TEST_HOOKS } from '../../src/columnar/columnar-event-store.ts';
 import { sequenceModulus } from '../../src/columnar/layout.ts';
-import { NoisePoint } from '../../src/columnar/sequencer.ts';
+import { NoisePoint, TEST_HOOKS } from '../../src/columnar/test-hooks.ts';
 import { ColumnarEventStore, EventStore } from '../../src/index.ts';
 import { mulberry32 } from '../helpers/random.ts';
 

@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ColumnarEventStore, TEST_HOOKS } from '../../src/columnar/columnar-event-store.ts';
-import { NoisePoint } from '../../src/columnar/sequencer.ts';
+import { ColumnarEventStore } from '../../src/columnar/columnar-event-store.ts';
+import { NoisePoint, TEST_HOOKS } from '../../src/columnar/test-hooks.ts';
 import { collect, startWorker } from '../helpers/columnar-harness.ts';
 import { checkRow, rowOf, STRESS_COLUMNS, type StressSchema } from '../helpers/columnar-rows.ts';
 

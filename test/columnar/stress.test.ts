@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { SequencerStrategy } from '../../src/columnar/sequencer.ts';
 import { describeTrial, runTrial, type TrialConfig, violated } from '../helpers/columnar-harness.ts';
+import type { WriteStrategy } from '../helpers/columnar-write-strategies.ts';
 
 const TRIALS = Number(process.env.LFES_STRESS_TRIALS ?? 4);
 const BASE_SEED = Number(process.env.LFES_STRESS_SEED ?? 20_261_127);
@@ -69,7 +69,7 @@ describe('ColumnarEventStore under concurrent writers and readers', () => {
 });
 
 /** Runs trials of a broken variant until one detects it (at most `max`); returns the tally. */
-async function detect(strategy: SequencerStrategy, overrides: Partial<TrialConfig>, max: number) {
+async function detect(strategy: WriteStrategy, overrides: Partial<TrialConfig>, max: number) {
   const lines: string[] = [];
   let detected = 0;
   let trials = 0;

@@ -4,9 +4,9 @@
 
 import { Worker } from 'node:worker_threads';
 import { ColumnarEventStore } from '../../src/columnar/columnar-event-store.ts';
-import type { SequencerStrategy } from '../../src/columnar/sequencer.ts';
 import type { CrasherData, InternerData, ReaderData, WriterData } from '../fixtures/columnar-worker.ts';
 import { checkRow, STRESS_COLUMNS, type StressSchema } from './columnar-rows.ts';
+import type { WriteStrategy } from './columnar-write-strategies.ts';
 
 export const WORKER_URL = new URL('../fixtures/columnar-worker.ts', import.meta.url);
 const BOOTSTRAP_URL = new URL('../fixtures/tsx-worker.mjs', import.meta.url);
@@ -54,7 +54,7 @@ export interface TrialConfig {
   capacityPerPartition: number;
   /** Probability of noise at each critical point, for writers and readers. */
   noiseProbability: number;
-  strategy: SequencerStrategy;
+  strategy: WriteStrategy;
   abortTimeoutMs: number;
 }
 

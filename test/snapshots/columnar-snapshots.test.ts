@@ -3,8 +3,7 @@ import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { TEST_HOOKS } from '../../src/columnar/columnar-event-store.ts';
-import { NoisePoint } from '../../src/columnar/sequencer.ts';
+import { NoisePoint, TEST_HOOKS } from '../../src/columnar/test-hooks.ts';
 import {
   BinarySnapshotSerializer,
   type ColumnArray,
@@ -20,6 +19,7 @@ import {
   type SnapshotOptions,
 } from '../../src/index.ts';
 import type { AppenderData } from '../fixtures/columnar-appender.ts';
+import { sequencerState } from '../helpers/columnar-control.ts';
 import { collect, ready } from '../helpers/columnar-harness.ts';
 import { checkRow, STRESS_COLUMNS, type StressSchema } from '../helpers/columnar-rows.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -155,7 +155,7 @@ describe('ColumnarEventStore snapshots', () => {
     await a.snapshotter.snapshotNow();
     const b = open(root, { snapshotsToKeep: 1 });
     assert.equal(await b.cs.restoreFromSnapshots(), 1);
-    assert.equal(b.cs.sequencerState(0).cursor, 30);
+    assert.equal(sequencerState(b.cs, 0).cursor, 30);
     assert.equal(b.snapshotter.metrics().partitions[0]!.lastVersion, 30);
     appendRows(b.cs, 30, 31, 0);
     assert.equal(await b.snapshotter.snapshotNow(), 1);
@@ -178,7 +178,7 @@ describe('ColumnarEventStore snapshots', () => {
       partitions: 1,
     };
     const seed = ColumnarEventStore.create<Schema>(opts);
-    const M = seed.sequencerState(0).modulus;
+    const M = sequencerState(seed, 0).modulus;
     appendRows(seed, 0, 8);
     const snap = seed.snapshotColumns();
     // A snapshot whose version is 5 short of the 4th wrap of the sequence modulus.
@@ -214,9 +214,9 @@ describe('ColumnarEventStore snapshots', () => {
     const b = open(root, {}, false, opts);
     assert.equal(await b.cs.restoreFromSnapshots(), 1);
     assert.deepEqual(b.cs.snapshot(), seed.snapshot());
-    assert.equal(b.cs.sequencerState(0).cursor, V % M);
+    assert.equal(sequencerState(b.cs, 0).cursor, V % M);
     appendRows(b.cs, 8, 18); // the raw cursor wraps past M to 5
-    assert.equal(b.cs.sequencerState(0).cursor, 5);
+    assert.equal(sequencerState(b.cs, 0).cursor, 5);
     assert.equal(await b.snapshotter.snapshotNow(), 1);
     assert.equal(b.snapshotter.metrics().partitions[0]!.lastVersion, V + 10);
     assert.ok(
@@ -250,7 +250,7 @@ describe('ColumnarEventStore snapshots', () => {
     const b = open(root);
     await b.cs.restoreFromSnapshots();
     assert.equal(b.cs.size, 0);
-    assert.equal(b.cs.sequencerState(2).cursor, 2);
+    assert.equal(sequencerState(b.cs, 2).cursor, 2);
   });
 
   for (const damage of ['truncated', 'bit-flipped'] as const) {
@@ -479,6 +479,6 @@ describe('ColumnarEventStore snapshots', () => {
     await ready(one);
     await oneDone;
     assert.equal(await snapshotter.snapshotNow(), 1);
-    assert.equal(snapshotter.metrics().partitions[1]!.lastVersion, store.sequencerState(1).cursor);
+    assert.equal(snapshotter.metrics().partitions[1]!.lastVersion, sequencerState(store, 1).cursor);
   });
 });

@@ -1,8 +1,9 @@
-// Snapshots of a ColumnarEventStore partition: the column image a capture produces, and
-// ColumnarSnapshotSerializer, which writes it as the FLAG_COLUMNAR file format. The columns are written
-// as their raw bytes (one copy per column, no per-row encoding), so saving and loading cost about a
-// memcpy of the partition. The header and both checksums are those of every snapshot file
-// (serializer.ts); every length is checked against the bytes present before anything is allocated.
+// ColumnarSnapshotSerializer: writes the image of a ColumnarEventStore partition (partition-image.ts)
+// as the FLAG_COLUMNAR file format, and reads it back. The columns are written as their raw bytes (one
+// copy per column, no per-row encoding), so saving and loading cost about a memcpy of the partition.
+// The header and both checksums are those of every snapshot file (snapshots/snapshot-file.ts); every
+// length is checked against the bytes present before anything is allocated. A serializer holds only
+// its options; it runs on the snapshotter's thread and touches no shared memory.
 //
 // Payload (before compression), little-endian; `count` (the header) is the number of rows:
 //
@@ -20,9 +21,6 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { ColumnArray, ColumnType } from '../columnar/columns.js';
-import { MAX_COLUMNS, scratchArray } from '../columnar/columns.js';
-import { MAX_KEY_BYTES } from '../columnar/key-dictionary.js';
 import { ErrorCode, EventStoreError, invalidArg } from '../errors.js';
 import {
   encodeSnapshotFile,
@@ -31,40 +29,17 @@ import {
   openSnapshotFile,
   resolveSnapshotFileOptions,
   type SnapshotFileOptions,
-} from './snapshot-file.js';
-import type { EventCodec, PartitionState, SnapshotSerializer } from './types.js';
+} from '../snapshots/snapshot-file.js';
+import type { EventCodec, PartitionState, SnapshotSerializer } from '../snapshots/types.js';
+import { COLUMN_TYPES, type ColumnArray, ELEMENT_BYTES, MAX_COLUMNS, scratchArray } from './columns.js';
+import { MAX_KEY_BYTES } from './key-dictionary.js';
+import type { ColumnarImageColumn, ColumnarPartitionImage } from './partition-image.js';
 
 const gzipAsync = promisify(gzip);
-
-/** One column of a {@link ColumnarPartitionImage}: its name and storage type. */
-export interface ColumnarImageColumn {
-  readonly name: string;
-  readonly type: ColumnType;
-}
-
-/**
- * The captured rows of one ColumnarEventStore partition, as columns: what a columnar snapshot holds.
- * The `PartitionState.events` of a columnar snapshot is an array of exactly one image.
- */
-export interface ColumnarPartitionImage {
-  /** The columns, `timestamp` (f64) first, in the store's order. */
-  readonly columns: readonly ColumnarImageColumn[];
-  /** Rows, oldest first. */
-  readonly length: number;
-  /**
-   * One typed array of `length` elements per column, in `columns` order. A `key` column holds
-   * indexes into `keys`.
-   */
-  readonly data: readonly ColumnArray[];
-  /** The key strings the rows use. */
-  readonly keys: readonly string[];
-}
 
 /** Options of {@link ColumnarSnapshotSerializer}. */
 export type ColumnarSnapshotSerializerOptions = SnapshotFileOptions;
 
-const TYPE_CODES: readonly ColumnType[] = ['f64', 'f32', 'i32', 'u32', 'key'];
-const ELEMENT_BYTES: Record<ColumnType, number> = { f64: 8, f32: 4, i32: 4, u32: 4, key: 4 };
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -146,7 +121,7 @@ export class ColumnarSnapshotSerializer implements SnapshotSerializer<ColumnarPa
     for (const c of image.columns) {
       const name = Buffer.from(c.name, 'utf8');
       const spec = Buffer.allocUnsafe(4);
-      spec.writeUInt8(TYPE_CODES.indexOf(c.type), 0);
+      spec.writeUInt8(COLUMN_TYPES.indexOf(c.type), 0);
       spec.writeUInt8(0, 1);
       spec.writeUInt16LE(name.length, 2);
       parts.push(spec, name);
@@ -205,7 +180,7 @@ export class ColumnarSnapshotSerializer implements SnapshotSerializer<ColumnarPa
       const code = p.readUInt8(off);
       const nameLength = p.readUInt16LE(off + 2);
       off += 4;
-      const type = TYPE_CODES[code];
+      const type = COLUMN_TYPES[code];
       if (type === undefined) throw corrupt(`column ${i} has unknown type code ${code}`);
       need(nameLength, `column ${i} name`);
       let name: string;
