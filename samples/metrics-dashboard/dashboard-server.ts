@@ -5,16 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ErrorCode } from 'lockfree-eventstore';
 import { Problem, readJsonBody, sendJson, sendProblem } from '../shared/http.ts';
-import {
-  badInput,
-  labelParam,
-  numberParam,
-  optionalLabelParam,
-  parseMetrics,
-  rangeParams,
-  type TimeRange,
-} from './input.ts';
-import type { Aggregate, MetricsStore } from './metrics-store.ts';
+import { badInput, labelParam, numberParam, optionalLabelParam, parseMetrics, rangeParams } from './input.ts';
+import type { Aggregate, MetricsStore, TimeRange } from './metrics-store.ts';
 import { loadStaticAssets } from './static-assets.ts';
 
 /**

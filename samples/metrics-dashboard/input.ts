@@ -4,7 +4,7 @@
 
 import { ErrorCode } from 'lockfree-eventstore';
 import { Problem } from '../shared/http.ts';
-import type { MetricEvent } from './metrics-store.ts';
+import type { MetricEvent, TimeRange } from './metrics-store.ts';
 
 export const MAX_LABEL_LENGTH = 64;
 export const MAX_METRICS_PER_REQUEST = 10_000;
@@ -163,12 +163,6 @@ export function numberParam(
     throw badInput(name, `${name} must be ${kind}, received ${show(text)}`);
   }
   return n;
-}
-
-/** An inclusive time range in epoch ms; an absent bound is open. */
-export interface TimeRange {
-  fromMs?: number;
-  toMs?: number;
 }
 
 /**

@@ -3,9 +3,14 @@
 // partition. Single-threaded: every query sees exactly the appends that returned before it.
 
 import { EventStore, partitionForKey, type QueryOptions, type WindowResult } from 'lockfree-eventstore';
-import type { TimeRange } from './input.ts';
 
 /** One measurement: a label (`cpu`), a value, and its time in epoch milliseconds. */
+/** An inclusive time range in epoch ms; an absent bound is open. */
+export interface TimeRange {
+  fromMs?: number;
+  toMs?: number;
+}
+
 export interface MetricEvent {
   label: string;
   value: number;
