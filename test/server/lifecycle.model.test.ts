@@ -209,7 +209,10 @@ class Lifecycle {
     return this.server.url;
   }
 
-  /** Starts a process and waits until it answers /health, as a load balancer's readiness check would. */
+  /**
+   * Starts a process and waits until it answers /health, as a load balancer's readiness check would:
+   * a SIGTERM in the first moment after the listening line is the case of its own test below.
+   */
   async start(): Promise<void> {
     await this.server.start();
     totals.serverStarts++;
@@ -1156,6 +1159,38 @@ describe('the server process against the lifecycle model, with restarts', () => 
         new DeleteCommand('orders'),
         new RestartTwiceCommand(a, b),
       ]);
+    }
+  });
+
+  it('exits 0 with a final snapshot on a SIGTERM sent as soon as it prints its listening line', async () => {
+    const dir = await tempDir('lfes-lifecycle-');
+    const server = new RestartableServer(dir, serveArgs(ALWAYS));
+    try {
+      await server.start();
+      const ack = await request(`${server.url}/streams/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"id":1}',
+      });
+      assert.equal(ack.status, 201, ack.text);
+      assert.equal(await server.stop('SIGTERM'), 0);
+      const codes: (number | string)[] = [];
+      for (let i = 0; i < 10; i++) {
+        await server.start();
+        codes.push(await server.stop('SIGTERM')); // no request first: the signal follows the line at once
+      }
+      await server.start();
+      const read = await request(`${server.url}/streams/orders`);
+      assert.deepEqual(
+        (read.body.events as StoredEvent[]).map((e) => e.data),
+        [{ id: 1 }],
+        'the event survives every stop',
+      );
+      assert.equal(await server.stop('SIGTERM'), 0);
+      assert.deepEqual(codes, new Array(codes.length).fill(0), `exit statuses:\n${server.log}`);
+    } finally {
+      await server.dispose();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
