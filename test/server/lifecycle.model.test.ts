@@ -914,8 +914,8 @@ class KillDuringAppendCommand implements LifecycleCommand {
       () => undefined,
     );
     await sleep(this.delayMs);
-    const hiMs = Date.now();
     await r.stop('SIGKILL');
+    const hiMs = Date.now(); // the process took its receive time before it was gone
     const reply = await sent;
     await r.start();
     totals.restarts['kill -9 during an append']++;
