@@ -116,9 +116,8 @@ async function serve(argv: string[]): Promise<number> {
   }
   const server = createServer(options);
   const url = await server.listen();
-  // stdout carries only the JSON log lines; what a person reads goes to stderr.
-  console.error(`lockfree-eventstore listening on ${url}`);
-  return new Promise<number>((resolve) => {
+  // The stop handlers are in place before the banner: a supervisor may signal as soon as it reads it.
+  const exitStatus = new Promise<number>((resolve) => {
     // One Ctrl-C under `npm start` arrives twice (the terminal signals npm's whole process group, and
     // npm relays it too), as does a supervisor's signal to a process tree: a stop signal within
     // REPEAT_SIGNAL_MS of the first is the same request; a later one exits at once.
@@ -143,6 +142,9 @@ async function serve(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
+  // stdout carries only the JSON log lines; what a person reads goes to stderr.
+  console.error(`lockfree-eventstore listening on ${url}`);
+  return exitStatus;
 }
 
 const COMMAND_OPTIONS = {

@@ -6,7 +6,7 @@
 
 import type { StreamInfo } from '../../src/client/index.ts';
 import { ErrorCode } from '../../src/errors.ts';
-import { PRODUCER_WINDOW } from '../../src/server/stream.ts';
+import { PRODUCER_WINDOW } from '../../src/server/streams/producers.ts';
 
 /** The server's receive time of one request: unknown within [loMs, hiMs] until a read shows it. */
 export interface ReceiveTime {

@@ -89,18 +89,19 @@ export class RestartableServer {
     );
     this.#child = child;
     this.#exited = exited;
-    let stdout = '';
-    child.stderr!.on('data', (chunk: Buffer) => this.#append(`${prefix} stderr:`, chunk.toString()));
+    let banner = '';
     this.#url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`server start ${number} did not listen within ${START_TIMEOUT_MS} ms`)),
         START_TIMEOUT_MS,
       );
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stdout!.on('data', (chunk: Buffer) => this.#append(prefix, chunk.toString()));
+      // The banner ("listening on <url>") goes to stderr; stdout carries only the JSON log.
+      child.stderr!.on('data', (chunk: Buffer) => {
         const text = chunk.toString();
-        this.#append(prefix, text);
-        stdout += text;
-        const m = /listening on (http:\/\/\S+)/.exec(stdout);
+        this.#append(`${prefix} stderr:`, text);
+        banner += text;
+        const m = /listening on (http:\/\/\S+)/.exec(banner);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]!);

@@ -29,7 +29,8 @@ import {
   type ProducerHeaders,
 } from '../helpers/lifecycle-model.ts';
 import { assertBuildIsCurrent, RestartableServer, type StopSignal } from '../helpers/restartable-server.ts';
-import { problem, tempDir } from '../helpers/server.ts';
+import { problem } from '../helpers/server.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Server configurations
