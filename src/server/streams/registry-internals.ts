@@ -11,8 +11,6 @@ export interface RegistryInternals {
   /** The stream of that name, live or deleted but kept for its forks. */
   find(name: string): Stream | undefined;
   shardOf(name: string): number;
-  /** Where a read from the start of `name` begins (through its fork chain). */
-  startOffset(name: string): number;
   /** Streams held now (live and kept for forks). */
   streamCount(): number;
   /** The offset a new (not forked) stream of that name starts at: after every offset it ever used. */

@@ -119,9 +119,10 @@ function wantedConfig(
   let expiresAtMs = req.expiresAtMs;
   let prefix: Uint8Array | undefined;
   if (req.fork !== undefined && source !== undefined) {
-    const point = link ?? resolveForkPoint(ctx, source, req.fork);
+    const point: { at: number; cut: number; prefix?: Uint8Array } =
+      link ?? resolveForkPoint(ctx, source, req.fork);
     config.fork = { source: source.name, at: point.at, cut: point.cut };
-    if (link === undefined) prefix = (point as { prefix?: Uint8Array }).prefix;
+    prefix = link === undefined ? point.prefix : undefined;
     if (ttlSeconds === undefined && expiresAtMs === undefined) {
       ttlSeconds = source.config.ttlSeconds;
       expiresAtMs = source.config.expiresAtMs;

@@ -154,12 +154,8 @@ export class StreamRegistry {
       options,
       find: (name) => this.getAny(name),
       shardOf: (name) => partitionForKey(name, this.#shards.length),
-      startOffset: (name) => this.startOffset(name),
       streamCount: () => this.#streamCount,
-      nextOffsetFor: (name) => {
-        const shard = this.#shards[partitionForKey(name, this.#shards.length)]!;
-        return shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
-      },
+      nextOffsetFor: (name) => this.#nextOffsetFor(name),
       checkBudget: (added, evicted) => this.#checkBudget(added, evicted),
       record: (shard, ops, json) => this.#recordAll(shard, ops, json),
       remove: (stream) => this.#remove(stream),
@@ -257,7 +253,7 @@ export class StreamRegistry {
       }
       fresh = check.fresh;
     }
-    const next = existing?.next ?? shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
+    const next = existing?.next ?? this.#nextOffsetFor(name);
     if (req.expectedVersion !== undefined && req.expectedVersion !== next - 1) {
       throw new EventStoreError(
         ErrorCode.WRONG_EXPECTED_VERSION,
@@ -411,6 +407,12 @@ export class StreamRegistry {
       stream = source;
     }
     return start;
+  }
+
+  /** The offset a new (not forked) stream of that name starts at: after every offset it ever used. */
+  #nextOffsetFor(name: string): number {
+    const shard = this.#shards[partitionForKey(name, this.#shards.length)]!;
+    return shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
   }
 
   /** Throws ES_ERR_INSUFFICIENT_STORAGE when adding `added` bytes (and freeing `evicted`) exceeds the budget. */

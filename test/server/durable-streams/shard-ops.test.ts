@@ -37,13 +37,38 @@ describe('shard ops of the Durable Streams protocol', () => {
         seq: 'a-9',
         gone: true,
       },
-      { kind: 'create', stream: 'e', capacity: 10, firstOffset: 0, config: { contentType: 'x/y', expiresAtMs: 9_000 } },
-      { kind: 'chunk', stream: 'f', offset: 5, timestamp: 3_000, charge: 170, producer, close: true, seq: 'b', data: 'AAEC' },
+      {
+        kind: 'create',
+        stream: 'e',
+        capacity: 10,
+        firstOffset: 0,
+        config: { contentType: 'x/y', expiresAtMs: 9_000 },
+      },
+      {
+        kind: 'chunk',
+        stream: 'f',
+        offset: 5,
+        timestamp: 3_000,
+        charge: 170,
+        producer,
+        close: true,
+        seq: 'b',
+        data: 'AAEC',
+      },
       { kind: 'close', stream: 'f', timestamp: 4_000, producer },
       { kind: 'touch', stream: 'f', timestamp: 5_000 },
       { kind: 'delete', stream: 'f', soft: true },
       { kind: 'delete', stream: 'f' },
-      { kind: 'batch', stream: 'j', firstOffset: 0, timestamp: 1, chargeEach: 170, close: true, seq: 'q', data: [{ a: 1 }] },
+      {
+        kind: 'batch',
+        stream: 'j',
+        firstOffset: 0,
+        timestamp: 1,
+        chargeEach: 170,
+        close: true,
+        seq: 'q',
+        data: [{ a: 1 }],
+      },
     ];
     for (const op of ops) assert.deepEqual(roundTrip(op), op);
   });
@@ -63,9 +88,29 @@ describe('shard ops of the Durable Streams protocol', () => {
   it('restore a capture of protocol streams, forks and a deleted source to the same state', () => {
     const live = registry();
     const t = 1_000;
-    live.create('src', { contentType: 'text/plain', closed: false, bytes: Buffer.from('hello').toString('base64'), charge: 5, timestamp: t });
-    live.write('src', { contentType: 'text/plain', bytes: Buffer.from(' world').toString('base64'), close: false, seq: 's1', charge: 6, timestamp: t + 1 });
-    live.create('fork', { contentType: 'text/plain', closed: false, fork: { source: 'src', at: { offset: 1, byte: 0 }, sub: 3 }, charge: 0, timestamp: t + 2, ttlSeconds: 30 });
+    live.create('src', {
+      contentType: 'text/plain',
+      closed: false,
+      bytes: Buffer.from('hello').toString('base64'),
+      charge: 5,
+      timestamp: t,
+    });
+    live.write('src', {
+      contentType: 'text/plain',
+      bytes: Buffer.from(' world').toString('base64'),
+      close: false,
+      seq: 's1',
+      charge: 6,
+      timestamp: t + 1,
+    });
+    live.create('fork', {
+      contentType: 'text/plain',
+      closed: false,
+      fork: { source: 'src', at: { offset: 1, byte: 0 }, sub: 3 },
+      charge: 0,
+      timestamp: t + 2,
+      ttlSeconds: 30,
+    });
     live.write('fork', { close: true, producer: { id: 'p', epoch: 0, seq: 0 }, charge: 0, timestamp: t + 3 });
     live.delete('src');
     assert.equal(live.get('src'), undefined, 'a source that forks read is deleted softly');
