@@ -57,6 +57,20 @@ export const ErrorCode = {
   PRODUCER_SEQUENCE: 'ES_ERR_PRODUCER_SEQUENCE',
   /** HTTP: a producer sequence was already used with a different body. */
   IDEMPOTENCY_CONFLICT: 'ES_ERR_IDEMPOTENCY_CONFLICT',
+  /** HTTP: a create (`PUT`) names a stream that exists with another configuration. */
+  STREAM_EXISTS: 'ES_ERR_STREAM_EXISTS',
+  /** HTTP: an append's content type differs from the stream's (or a JSON route meets a byte stream). */
+  CONTENT_TYPE_MISMATCH: 'ES_ERR_CONTENT_TYPE_MISMATCH',
+  /** HTTP: the stream is closed (`Stream-Closed`): it takes no more appends. */
+  STREAM_CLOSED: 'ES_ERR_STREAM_CLOSED',
+  /** HTTP: a `Stream-Seq` is not greater (as a string) than the stream's last one. */
+  STREAM_SEQ_CONFLICT: 'ES_ERR_STREAM_SEQ_CONFLICT',
+  /** HTTP: the stream was deleted but its data is kept for the forks that read it. */
+  STREAM_GONE: 'ES_ERR_STREAM_GONE',
+  /** HTTP: a fork names a source that was deleted (its data is kept only for its existing forks). */
+  FORK_SOURCE_GONE: 'ES_ERR_FORK_SOURCE_GONE',
+  /** HTTP: a producer's new epoch did not begin at `Producer-Seq` 0. */
+  PRODUCER_EPOCH_START: 'ES_ERR_PRODUCER_EPOCH_START',
   /** HTTP: the requested offset was evicted by the stream's fixed capacity. */
   OFFSET_EVICTED: 'ES_ERR_OFFSET_EVICTED',
   /** HTTP: the request body is larger than the server's limit. */

@@ -302,11 +302,12 @@ export function redisBenchmark(port: number, args: readonly string[]): number {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
-/** One HTTP request on a keep-alive connection; resolves with the status and the body text. */
+/** One HTTP request on a keep-alive connection (JSON content type for a body, unless `headers` are given); resolves with the status and the body text. */
 export function httpCall(
   url: string,
   method = 'GET',
   body?: string,
+  headers?: Record<string, string>,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -314,7 +315,7 @@ export function httpCall(
       {
         method,
         agent,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: headers ?? (body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       (res) => {
         const chunks: Buffer[] = [];

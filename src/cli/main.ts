@@ -31,6 +31,7 @@ const USAGE = `Usage:
       --max-tombstones <n>    deleted stream names remembered (default 100000)
       --max-connections <n>   open connections at most (default: open-file limit - 128, max 10000)
       --max-subscribers <n>   SSE subscriptions + waiting long-polls at most (default min(1000, connections/2))
+      --long-poll-timeout-ms <n>  how long a /v1/stream long-poll waits before 204 (default 3000)
       --max-producers-per-stream <n>  producer ids remembered per stream (default 10000)
       --headers-timeout-ms <n>  time to receive a request's headers; silent connections are cut after it (default 10000)
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
@@ -67,6 +68,7 @@ const SERVE_OPTIONS = {
   'max-tombstones': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-subscribers': { type: 'string' },
+  'long-poll-timeout-ms': { type: 'string' },
   'headers-timeout-ms': { type: 'string' },
   'max-producers-per-stream': { type: 'string' },
   'snapshot-interval-ms': { type: 'string' },
@@ -103,6 +105,7 @@ async function serve(argv: string[]): Promise<number> {
   set('maxTombstones', integerArg('max-tombstones', values['max-tombstones']));
   set('maxConnections', integerArg('max-connections', values['max-connections']));
   set('maxSubscribers', integerArg('max-subscribers', values['max-subscribers']));
+  set('longPollTimeoutMs', integerArg('long-poll-timeout-ms', values['long-poll-timeout-ms']));
   set('headersTimeoutMs', integerArg('headers-timeout-ms', values['headers-timeout-ms']));
   set('maxProducersPerStream', integerArg('max-producers-per-stream', values['max-producers-per-stream']));
   set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));

@@ -18,6 +18,7 @@ import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
 import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
+import { startExpirySweep } from './expiry-sweep.js';
 import { ConnectionGuard } from './http/connections.js';
 import type { LiveResponse, RouteContext } from './http/context.js';
 import { handleRequest } from './http/router.js';
@@ -96,6 +97,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
       defaultReadLimit: o.defaultReadLimit,
       maxReadLimit: o.maxReadLimit,
       maxWaitMs: o.maxWaitMs,
+      longPollTimeoutMs: o.longPollTimeoutMs,
       maxSubscribers: o.maxSubscribers,
       heartbeatMs: o.heartbeatMs,
       stallMs: o.stallMs,
@@ -146,6 +148,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
   }
 
   let url = '';
+  let stopSweep: (() => void) | undefined;
   let lockPath: string | undefined;
   let listening: Promise<string> | undefined;
   let closing: Promise<void> | undefined;
@@ -189,6 +192,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
         if (createdDataDir && o.dataDir !== undefined) await rm(o.dataDir, { recursive: true, force: true });
         throw listenFailure(err, o.port, o.host);
       }
+      stopSweep = startExpirySweep(registry, ctx.executor, logger);
       const address = http.address() as AddressInfo;
       const h = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${h}:${address.port}`;
@@ -201,6 +205,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       draining = true;
+      stopSweep?.();
       const stopped = new Promise<void>((resolve) => {
         if (!http.listening) resolve();
         else http.close(() => resolve());

@@ -3,12 +3,12 @@
 
 import { ErrorCode, EventStoreError } from '../errors.js';
 import {
+  acknowledgeCommand,
   applyCommand,
   CONFLICT_CODES,
   type Command,
   type CommandExecutor,
   type CommandResult,
-  type CommandResults,
 } from './streams/commands.js';
 import type { StreamRegistry } from './streams/stream-registry.js';
 
@@ -45,10 +45,7 @@ export class LocalExecutor implements CommandExecutor {
         { cause: err, details: { retryAfterSeconds: 1 } },
       );
     }
-    if (command.type === 'append') {
-      const { lastOffset } = result as CommandResults['append'];
-      this.#registry.get(command.stream)?.commit(lastOffset + 1);
-    }
+    acknowledgeCommand(this.#registry, command, result);
     return result;
   }
 }

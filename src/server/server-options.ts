@@ -53,6 +53,13 @@ export interface ServerOptions {
   maxReadLimit?: number;
   /** Largest long-poll `wait` (larger values are clamped). @default 60_000 */
   maxWaitMs?: number;
+  /**
+   * How long a Durable Streams long-poll (`GET /v1/stream/{name}?live=long-poll`) waits for new data
+   * before answering `204`; also the idle time after which an SSE tail of that endpoint gets a
+   * keep-alive control event. Short enough for the protocol's conformance suite (whose long-polls
+   * must end within its 5 s test timeout). @default 3_000
+   */
+  longPollTimeoutMs?: number;
   /** Open SSE subscriptions and waiting long-polls together, at most. @default min(1_000, maxConnections / 2) */
   maxSubscribers?: number;
   /** Producer ids remembered per stream (least recently used dropped first). @default 10_000 */
@@ -113,6 +120,7 @@ export interface ResolvedServerOptions {
   defaultReadLimit: number;
   maxReadLimit: number;
   maxWaitMs: number;
+  longPollTimeoutMs: number;
   maxSubscribers: number;
   maxProducersPerStream: number;
   heartbeatMs: number;
@@ -196,6 +204,7 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     defaultReadLimit: ensureInteger('defaultReadLimit', o.defaultReadLimit ?? 1_000, 1),
     maxReadLimit: ensureInteger('maxReadLimit', o.maxReadLimit ?? 10_000, 1),
     maxWaitMs: ensureInteger('maxWaitMs', o.maxWaitMs ?? 60_000, 0),
+    longPollTimeoutMs: ensureInteger('longPollTimeoutMs', o.longPollTimeoutMs ?? 3_000, 1, 3_600_000),
     maxSubscribers: ensureInteger(
       'maxSubscribers',
       o.maxSubscribers ?? Math.min(1_000, Math.floor(maxConnections / 2)),

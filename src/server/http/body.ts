@@ -136,11 +136,17 @@ const CLOSE = Buffer.from(']');
 
 /**
  * The events of an append body: a JSON value is one event, a JSON array is a batch, NDJSON is one event
- * per non-blank line. An empty body (or batch) is 400; bad JSON or UTF-8 is 400 ES_ERR_INVALID_JSON; an
- * event nested deeper than `maxJsonDepth` is 400 ES_ERR_JSON_TOO_DEEP, a number that does not survive
- * the round trip 400 ES_ERR_UNREPRESENTABLE_NUMBER (checked on the bytes, before anything is stored).
+ * per non-blank line. An empty body (or batch, unless `allowEmptyBatch`: then no events) is 400; bad
+ * JSON or UTF-8 is 400 ES_ERR_INVALID_JSON; an event nested deeper than `maxJsonDepth` is 400
+ * ES_ERR_JSON_TOO_DEEP, a number that does not survive the round trip 400
+ * ES_ERR_UNREPRESENTABLE_NUMBER (checked on the bytes, before anything is stored).
  */
-export function parseEvents(body: Buffer, format: AppendFormat, maxJsonDepth: number): ParsedEvents {
+export function parseEvents(
+  body: Buffer,
+  format: AppendFormat,
+  maxJsonDepth: number,
+  allowEmptyBatch = false,
+): ParsedEvents {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -161,7 +167,10 @@ export function parseEvents(body: Buffer, format: AppendFormat, maxJsonDepth: nu
     );
     if (!Array.isArray(value))
       return { events: [value], heapBytes, json: Buffer.concat([OPEN, json, CLOSE]) };
-    if (value.length === 0) throw problem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
+    if (value.length === 0) {
+      if (allowEmptyBatch) return { events: [], heapBytes: 0, json: undefined };
+      throw problem(ErrorCode.BAD_REQUEST, 'the batch is an empty array');
+    }
     return { events: value, heapBytes, json };
   }
   const events: unknown[] = [];

@@ -17,6 +17,8 @@ export interface RouteLimits {
   defaultReadLimit: number;
   maxReadLimit: number;
   maxWaitMs: number;
+  /** Durable Streams long-poll wait, and the idle time before an SSE keep-alive control event. */
+  longPollTimeoutMs: number;
   maxSubscribers: number;
   heartbeatMs: number;
   stallMs: number;

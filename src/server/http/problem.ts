@@ -20,8 +20,15 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> =
   [ErrorCode.WRONG_EXPECTED_VERSION]: 409,
   [ErrorCode.PRODUCER_FENCED]: 409,
   [ErrorCode.PRODUCER_SEQUENCE]: 409,
+  [ErrorCode.PRODUCER_EPOCH_START]: 400,
   [ErrorCode.IDEMPOTENCY_CONFLICT]: 409,
+  [ErrorCode.STREAM_EXISTS]: 409,
+  [ErrorCode.CONTENT_TYPE_MISMATCH]: 409,
+  [ErrorCode.STREAM_CLOSED]: 409,
+  [ErrorCode.STREAM_SEQ_CONFLICT]: 409,
+  [ErrorCode.FORK_SOURCE_GONE]: 409,
   [ErrorCode.OFFSET_EVICTED]: 410,
+  [ErrorCode.STREAM_GONE]: 410,
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.LIMIT_EXCEEDED]: 429,
@@ -33,9 +40,13 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> =
   [ErrorCode.INSUFFICIENT_STORAGE]: 507,
 };
 
+/** An endpoint's table from code to status (every endpoint but the Durable Streams one uses STATUS_BY_CODE). */
+export type StatusTable = Readonly<Partial<Record<ErrorCodeValue, number>>>;
+
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
@@ -54,24 +65,24 @@ const TITLES: Record<number, string> = {
  */
 const HEADER_DETAILS = new Set(['retryAfterSeconds', 'allow']);
 
-/** Status of an error: its code's status, 500 for anything else. */
-export function statusOf(err: unknown): number {
-  if (err instanceof EventStoreError) return STATUS_BY_CODE[err.code] ?? 500;
+/** Status of an error: its code's status in `table`, 500 for anything else. */
+export function statusOf(err: unknown, table: StatusTable = STATUS_BY_CODE): number {
+  if (err instanceof EventStoreError) return table[err.code] ?? 500;
   return 500;
 }
 
 /** A known error (one the table maps), or undefined for anything unexpected. */
-function known(err: unknown): EventStoreError | undefined {
-  return err instanceof EventStoreError && STATUS_BY_CODE[err.code] !== undefined ? err : undefined;
+function known(err: unknown, table: StatusTable = STATUS_BY_CODE): EventStoreError | undefined {
+  return err instanceof EventStoreError && table[err.code] !== undefined ? err : undefined;
 }
 
 /**
  * The problem body of an error: its code, message and details (but those that become headers).
  * Unexpected errors are reported without internals.
  */
-export function problemBody(err: unknown): Record<string, unknown> {
-  const status = statusOf(err);
-  const e = known(err);
+export function problemBody(err: unknown, table: StatusTable = STATUS_BY_CODE): Record<string, unknown> {
+  const status = statusOf(err, table);
+  const e = known(err, table);
   const body: Record<string, unknown> = {
     type: `urn:lockfree-eventstore:error:${e?.code ?? ErrorCode.INTERNAL}`,
     title: TITLES[status] ?? 'Error',
@@ -100,9 +111,18 @@ function problemHeaders(err: unknown): Record<string, string> {
   return headers;
 }
 
-/** Writes `err` as an `application/problem+json` response (when no header was sent yet). */
-export function sendProblem(res: ServerResponse, err: unknown, closeConnection = false): number {
-  const body = problemBody(err);
+/**
+ * Writes `err` as an `application/problem+json` response (when no header was sent yet), its status
+ * from `table`, with `headers` (an endpoint's own headers for the error's details) added.
+ */
+export function sendProblem(
+  res: ServerResponse,
+  err: unknown,
+  closeConnection = false,
+  table: StatusTable = STATUS_BY_CODE,
+  endpointHeaders: Record<string, string> = {},
+): number {
+  const body = problemBody(err, table);
   const status = body.status as number;
   if (res.headersSent) {
     res.destroy();
@@ -114,6 +134,7 @@ export function sendProblem(res: ServerResponse, err: unknown, closeConnection =
     'content-length': Buffer.byteLength(payload),
     'cache-control': 'no-store',
     ...problemHeaders(err),
+    ...(known(err, table) === undefined ? {} : endpointHeaders),
   };
   if (closeConnection) headers.connection = 'close';
   res.writeHead(status, headers);

@@ -12,11 +12,21 @@ import { badRequest, header, integerText, parseFrom, parsePath, parseTime } from
 import { problem } from './problem.js';
 import { sendJson } from './respond.js';
 
-/** The stream, or ES_ERR_STREAM_NOT_FOUND. */
+/**
+ * The stream, or ES_ERR_STREAM_NOT_FOUND; a byte stream of the Durable Streams endpoint is
+ * ES_ERR_CONTENT_TYPE_MISMATCH here (these routes read and write JSON events).
+ */
 export function streamOrThrow(ctx: RouteContext, name: string): Stream {
   const stream = ctx.registry.get(name);
   if (stream === undefined) {
     throw problem(ErrorCode.STREAM_NOT_FOUND, `stream ${JSON.stringify(name)} does not exist`);
+  }
+  if (!stream.json) {
+    throw problem(
+      ErrorCode.CONTENT_TYPE_MISMATCH,
+      `stream ${JSON.stringify(name)} holds ${stream.config.contentType} bytes, not JSON events; read it under /v1/stream/`,
+      { contentType: stream.config.contentType },
+    );
   }
   return stream;
 }
@@ -85,7 +95,7 @@ export async function read(
  * A long-poll's wait: resolves when `watch` calls its `done` (a commit past the reader's offset, a
  * creation), the wait ends, the client leaves or the server stops. Counted toward `maxSubscribers`.
  */
-async function longPoll(
+export async function longPoll(
   ctx: RouteContext,
   watch: (done: () => void) => () => void,
   res: ServerResponse,
@@ -114,7 +124,7 @@ async function longPoll(
 }
 
 /** SSE subscriptions and waiting long-polls share `maxSubscribers`, so they cannot take every connection. */
-function refuseIfLiveReadersFull(ctx: RouteContext): void {
+export function refuseIfLiveReadersFull(ctx: RouteContext): void {
   if (ctx.metrics.liveSubscribers + ctx.metrics.longPolls >= ctx.limits.maxSubscribers) {
     throw problem(
       ErrorCode.LIMIT_EXCEEDED,
@@ -145,7 +155,7 @@ export function subscribe(
   const start: StartAt = resumeAfter !== undefined ? resumeAfter + 1 : (fromParam ?? 'oldest');
   // An existing stream is checked now (a clear 410 instead of an event stream that ends at once); a
   // stream that does not exist yet is waited for by the subscription.
-  const stream = ctx.registry.get(name);
+  const stream = ctx.registry.get(name) === undefined ? undefined : streamOrThrow(ctx, name);
   if (stream !== undefined && typeof start === 'number' && start < stream.firstOffset) {
     throw evicted(stream, start);
   }

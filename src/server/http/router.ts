@@ -6,6 +6,7 @@
 //   POST   /streams/{name}                         append.ts
 //   GET    /streams/{name}  [?aggregate=…]         read.ts (page, long-poll, NDJSON, SSE, aggregation)
 //   DELETE /streams/{name}                         admin.ts
+//   PUT POST GET HEAD DELETE /v1/stream/{name}     durable-streams/ (the Durable Streams protocol)
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,14 +16,22 @@ import { append } from './append.js';
 import { drainAndClose } from './body.js';
 import type { RouteContext } from './context.js';
 import { allowedOrigin, variesByOrigin } from './cors.js';
+import { DURABLE_STREAMS_PREFIX, streamNameOf } from './durable-streams/headers.js';
+import { handleDurableStreams, setDurableStreamsHeaders } from './durable-streams/routes.js';
+import { DURABLE_STREAMS_STATUS, durableStreamsErrorHeaders } from './durable-streams/status.js';
 import { header, onlyParams, validateStreamName } from './params.js';
-import { problem, sendProblem, statusOf } from './problem.js';
+import { problem, STATUS_BY_CODE, type StatusTable, sendProblem, statusOf } from './problem.js';
 import { aggregate, read, subscribe } from './read.js';
 import { sendJson } from './respond.js';
 
 const ALLOWED_HEADERS =
-  'authorization, content-type, expected-version, producer-id, producer-epoch, producer-seq, last-event-id';
-const EXPOSED_HEADERS = 'es-current-version, stream-first-offset, stream-last-offset, stream-next-offset';
+  'authorization, content-type, expected-version, producer-id, producer-epoch, producer-seq, last-event-id, ' +
+  'if-none-match, stream-seq, stream-ttl, stream-expires-at, stream-closed, stream-forked-from, ' +
+  'stream-fork-offset, stream-fork-sub-offset';
+const EXPOSED_HEADERS =
+  'es-current-version, stream-first-offset, stream-last-offset, stream-next-offset, stream-cursor, ' +
+  'stream-up-to-date, stream-closed, stream-ttl, stream-expires-at, stream-sse-data-encoding, producer-epoch, ' +
+  'producer-seq, producer-expected-seq, producer-received-seq, etag, location';
 
 const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
 
@@ -51,6 +60,10 @@ export async function handleRequest(
 ): Promise<void> {
   let route = 'other';
   res.on('finish', () => ctx.metrics.countRequest(route, res.statusCode));
+  // The Durable Streams endpoint answers errors by its own status table, with its headers.
+  const durableStreams = (req.url ?? '').startsWith(DURABLE_STREAMS_PREFIX);
+  const table: StatusTable = durableStreams ? DURABLE_STREAMS_STATUS : STATUS_BY_CODE;
+  if (durableStreams) setDurableStreamsHeaders(res);
   if (ctx.cors !== undefined) {
     const allowed = allowedOrigin(ctx.cors, header(req, 'origin'));
     if (allowed !== undefined) {
@@ -64,7 +77,7 @@ export async function handleRequest(
       // A CORS preflight: answered before authentication (browsers send no credentials with it).
       route = 'preflight';
       res.writeHead(204, {
-        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-methods': 'GET, HEAD, POST, PUT, DELETE',
         'access-control-allow-headers': ALLOWED_HEADERS,
         'access-control-max-age': '600',
       });
@@ -108,6 +121,13 @@ export async function handleRequest(
       metrics(res, ctx);
       return;
     }
+    if (durableStreams) {
+      route = 'ds';
+      await handleDurableStreams(req, res, ctx, streamNameOf(path), params, (r) => {
+        route = r;
+      });
+      return;
+    }
     if (path.startsWith('/streams/')) {
       let name: string;
       try {
@@ -144,17 +164,17 @@ export async function handleRequest(
     }
     throw problem(ErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`);
   } catch (err) {
-    const status = statusOf(err);
+    const status = statusOf(err, table);
     if (status === 500)
       ctx.logger.error({ err, method: req.method, url: req.url?.slice(0, 300) }, 'request failed');
     if (status === 409) ctx.metrics.conflicts++;
     if (status === 413) {
       // Not `Connection: close`: node would close as soon as the answer is written, resetting a
       // client still sending its body (which then never reads the 413).
-      sendProblem(res, err, false);
+      sendProblem(res, err, false, table);
       drainAndClose(req, res, ctx.limits.maxBodyBytes);
       return;
     }
-    sendProblem(res, err, ctx.draining());
+    sendProblem(res, err, ctx.draining(), table, durableStreams ? durableStreamsErrorHeaders(err) : {});
   }
 }

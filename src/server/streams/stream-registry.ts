@@ -3,7 +3,13 @@
 // list of ops (shard-ops.ts) replayed on restore, and every change is one journaled op, applied by the
 // one `#apply` that restore and replay use too. Owned by the server's thread: appends, deletes and
 // captures are synchronous steps, so a capture is an exact prefix of the shard's op history. Refusals
-// are domain errors (EventStoreError with a code and details); the HTTP layer maps them.
+// are domain errors (EventStoreError with a code and details); the HTTP layer maps them. The Durable
+// Streams protocol's creates and appends (stream-create.ts, stream-write.ts) change streams through
+// the same `#record`, by the `RegistryInternals` this class hands them.
+//
+// Every decision that depends on another shard (a delete is soft while forks read the stream; the
+// sources a delete frees) is taken here, on the live path, and recorded in the ops of each shard it
+// changes: replay never consults another shard, whose snapshot may be older or newer.
 
 import { hashString, partitionForKey } from '../../core/partitioner.js';
 import { ErrorCode, EventStoreError } from '../../errors.js';
@@ -18,8 +24,12 @@ import {
   recordProducer,
   trimProducers,
 } from './producers.js';
+import type { RegistryInternals } from './registry-internals.js';
 import { checkShardOps, encodeBatchWithJson, type ShardOp } from './shard-ops.js';
-import { Stream } from './stream.js';
+import { goneError, Stream } from './stream.js';
+import { DEFAULT_STREAM_CONFIG } from './stream-config.js';
+import { type CreateRequest, type CreateResult, createStream } from './stream-create.js';
+import { type WriteRequest, type WriteResult, writeStream } from './stream-write.js';
 
 /** An append request, as the registry validates it. */
 export interface AppendRequest {
@@ -87,6 +97,23 @@ function chargeOf(data: unknown): number {
   );
 }
 
+/** Refuses a `/streams` append (JSON values, no protocol rules) to a stream that cannot take it. */
+function refuseJsonAppend(stream: Stream): void {
+  if (stream.gone) throw goneError(stream);
+  if (!stream.json) {
+    throw new EventStoreError(
+      ErrorCode.CONTENT_TYPE_MISMATCH,
+      `stream ${JSON.stringify(stream.name)} holds ${stream.config.contentType} bytes, not JSON events; append to it under /v1/stream/`,
+      { details: { contentType: stream.config.contentType } },
+    );
+  }
+  if (stream.closed) {
+    throw new EventStoreError(ErrorCode.STREAM_CLOSED, `stream ${JSON.stringify(stream.name)} is closed`, {
+      details: { nextOffset: stream.next },
+    });
+  }
+}
+
 /** An internal invariant broke (an op for a stream that is not there): never a client's doing. */
 function missing(kind: string, name: string): EventStoreError {
   return new EventStoreError(
@@ -108,6 +135,11 @@ export class StreamRegistry {
   readonly #tombstonesPerShard: number;
   /** Producer dedupe entries dropped because a stream had `maxProducersPerStream` producers. */
   producersEvicted = 0;
+  /** Source name -> names of the live forks that read it (derived from the forks' create ops). */
+  readonly #forks = new Map<string, Set<string>>();
+  /** Streams with a TTL or an expiry time, and deleted streams kept for forks (the sweep's candidates). */
+  readonly #expiring = new Set<Stream>();
+  readonly #internals: RegistryInternals;
 
   constructor(options: StreamRegistryOptions) {
     this.options = options;
@@ -118,6 +150,19 @@ export class StreamRegistry {
       tombstones: new Map(),
       floors: new Map(),
     }));
+    this.#internals = {
+      options,
+      find: (name) => this.getAny(name),
+      shardOf: (name) => partitionForKey(name, this.#shards.length),
+      streamCount: () => this.#streamCount,
+      nextOffsetFor: (name) => this.#nextOffsetFor(name),
+      checkBudget: (added, evicted) => this.#checkBudget(added, evicted),
+      record: (shard, ops, json) => this.#recordAll(shard, ops, json),
+      remove: (stream) => this.#remove(stream),
+      trimProducers: (stream) => {
+        this.producersEvicted += trimProducers(stream.producers, this.options.maxProducersPerStream);
+      },
+    };
   }
 
   get streamCount(): number {
@@ -136,9 +181,20 @@ export class StreamRegistry {
     return n;
   }
 
-  /** The live stream of that name, if any. */
+  /** The live stream of that name, if any (a deleted stream kept for its forks is not live). */
   get(name: string): Stream | undefined {
+    const stream = this.getAny(name);
+    return stream?.gone === true ? undefined : stream;
+  }
+
+  /** The stream of that name, live or deleted but kept for its forks (`gone`). */
+  getAny(name: string): Stream | undefined {
     return this.#shards[partitionForKey(name, this.#shards.length)]!.streams.get(name);
+  }
+
+  /** Live forks that read `name`. */
+  forkCount(name: string): number {
+    return this.#forks.get(name)?.size ?? 0;
   }
 
   /**
@@ -159,7 +215,7 @@ export class StreamRegistry {
   /** Every live stream, by name. */
   list(): Stream[] {
     const all: Stream[] = [];
-    for (const shard of this.#shards) for (const s of shard.streams.values()) all.push(s);
+    for (const shard of this.#shards) for (const s of shard.streams.values()) if (!s.gone) all.push(s);
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -180,7 +236,13 @@ export class StreamRegistry {
   append(name: string, data: readonly unknown[], req: AppendRequest): AppendResult {
     const shardIndex = partitionForKey(name, this.#shards.length);
     const shard = this.#shards[shardIndex]!;
-    const existing = shard.streams.get(name);
+    let existing = shard.streams.get(name);
+    if (existing !== undefined && !existing.gone && existing.expiredAt(req.timestamp)) {
+      // Expired (not swept yet): gone for every write from its expiry on, so the name is free.
+      this.#remove(existing);
+      existing = shard.streams.get(name);
+    }
+    if (existing !== undefined) refuseJsonAppend(existing);
     const producer = req.producer;
     let fresh = false;
     if (producer !== undefined) {
@@ -191,7 +253,7 @@ export class StreamRegistry {
       }
       fresh = check.fresh;
     }
-    const next = existing?.next ?? shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
+    const next = existing?.next ?? this.#nextOffsetFor(name);
     if (req.expectedVersion !== undefined && req.expectedVersion !== next - 1) {
       throw new EventStoreError(
         ErrorCode.WRONG_EXPECTED_VERSION,
@@ -214,14 +276,7 @@ export class StreamRegistry {
     }
     const each = Math.ceil(req.bytes / data.length) + EVENT_OVERHEAD_BYTES;
     const evicted = existing?.held.oldest(Math.max(0, existing.store.size + data.length - capacity)) ?? 0;
-    const after = this.#heldBytes + each * data.length - evicted;
-    if (after > this.options.memoryBudgetBytes) {
-      throw new EventStoreError(
-        ErrorCode.INSUFFICIENT_STORAGE,
-        `the server's streams would hold ${after} bytes, over its memory budget of ${this.options.memoryBudgetBytes}; delete streams or append to full ones (which evict)`,
-        { details: { memoryBudgetBytes: this.options.memoryBudgetBytes, heldBytes: this.#heldBytes } },
-      );
-    }
+    this.#checkBudget(each * data.length, evicted);
     const op: Extract<ShardOp, { kind: 'batch' }> = {
       kind: 'batch',
       stream: name,
@@ -243,33 +298,149 @@ export class StreamRegistry {
         },
       };
     }
-    // Encode every op before anything changes: an event the codec refuses changes nothing.
-    const hook = this.#hook;
-    const createOp: ShardOp | undefined =
-      existing === undefined ? { kind: 'create', stream: name, capacity, firstOffset: next } : undefined;
-    const encodedCreate = createOp !== undefined ? hook?.encode(createOp) : undefined;
-    const encodedAppend =
-      hook === undefined
-        ? undefined
-        : hook.codecName === 'json' && req.json !== undefined
-          ? encodeBatchWithJson(op, req.json)
-          : hook.encode(op);
-    if (createOp !== undefined) this.#record(shardIndex, createOp, encodedCreate);
-    this.#record(shardIndex, op, encodedAppend);
+    const ops: ShardOp[] =
+      existing === undefined ? [{ kind: 'create', stream: name, capacity, firstOffset: next }, op] : [op];
+    this.#recordAll(shardIndex, ops, req.json);
     if (fresh) {
       this.producersEvicted += trimProducers(this.get(name)!.producers, this.options.maxProducersPerStream);
     }
     return { stream: name, firstOffset: next, lastOffset: next + data.length - 1, count: data.length };
   }
 
-  /** Deletes a stream (journaled); its next offset is kept so a re-created stream continues after it. */
+  /**
+   * Creates a stream with a configuration (a protocol `PUT`), or finds it already so (`created:
+   * false`). See stream-create.ts for the checks and their errors.
+   */
+  create(name: string, req: CreateRequest): CreateResult {
+    return createStream(this.#internals, name, req);
+  }
+
+  /** Appends to (or closes) a stream under the protocol's rules; see stream-write.ts. */
+  write(name: string, req: WriteRequest): WriteResult {
+    return writeStream(this.#internals, name, req);
+  }
+
+  /**
+   * Deletes a stream (journaled); its next offset is kept so a re-created stream continues after it.
+   * A stream that forks read is only marked deleted (`gone`) and kept until its last fork goes.
+   * Throws ES_ERR_STREAM_GONE for a stream already deleted that way.
+   */
   delete(name: string): Stream | undefined {
-    const shardIndex = partitionForKey(name, this.#shards.length);
-    const stream = this.#shards[shardIndex]!.streams.get(name);
+    const stream = this.getAny(name);
     if (stream === undefined) return undefined;
-    const op: ShardOp = { kind: 'delete', stream: name };
-    this.#record(shardIndex, op, this.#hook?.encode(op));
+    if (stream.gone) throw goneError(stream);
+    this.#remove(stream);
     return stream;
+  }
+
+  /**
+   * A read refreshes the sliding TTL of `name` at `timestamp` (journaled, so every node and every
+   * restart expires the stream alike). Nothing for a stream without a TTL, or one already expired.
+   */
+  touch(name: string, timestamp: number): void {
+    const stream = this.get(name);
+    if (stream?.config.ttlSeconds === undefined || stream.expiredAt(timestamp)) return;
+    if (timestamp <= stream.activeAt) return;
+    this.#recordAll(stream.shard, [{ kind: 'touch', stream: name, timestamp }]);
+  }
+
+  /**
+   * Removes the streams among `names` that expired at `timestamp`, and deleted streams that no fork
+   * reads any more; returns the names removed. A stream that forks still read is only marked deleted.
+   */
+  expire(names: readonly string[], timestamp: number): string[] {
+    const removed: string[] = [];
+    for (const name of names) {
+      const stream = this.getAny(name);
+      if (stream === undefined) continue;
+      const due = stream.gone ? this.forkCount(name) === 0 : stream.expiredAt(timestamp);
+      if (!due) continue;
+      this.#remove(stream);
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  /** The names `expire` would remove at `nowMs` (the sweep's candidates; `expire` decides again). */
+  expiredNames(nowMs: number): string[] {
+    const names: string[] = [];
+    for (const s of this.#expiring) {
+      if (s.gone ? this.forkCount(s.name) === 0 : s.expiredAt(nowMs)) names.push(s.name);
+    }
+    return names;
+  }
+
+  /**
+   * Deletes `stream`: softly while forks read it; else for good, and then its sources that were
+   * deleted softly and that no fork reads any more, up the chain. Each decision is recorded as an op
+   * of the shard it changes.
+   */
+  #remove(stream: Stream): void {
+    if (this.forkCount(stream.name) > 0) {
+      if (!stream.gone) this.#recordAll(stream.shard, [{ kind: 'delete', stream: stream.name, soft: true }]);
+      return;
+    }
+    this.#recordAll(stream.shard, [{ kind: 'delete', stream: stream.name }]);
+    let source = stream.config.fork?.source;
+    while (source !== undefined) {
+      const s = this.getAny(source);
+      if (s === undefined || !s.gone || this.forkCount(source) > 0) return;
+      this.#recordAll(s.shard, [{ kind: 'delete', stream: source }]);
+      source = s.config.fork?.source;
+    }
+  }
+
+  /**
+   * The offset a read from the start (`-1`) of `name` begins at: the oldest offset held, or for a fork
+   * the start of its source (recursively) when the fork inherits any of its events.
+   */
+  startOffset(name: string): number {
+    let stream = this.getAny(name);
+    let start = Number.POSITIVE_INFINITY;
+    while (stream !== undefined) {
+      const fork = stream.config.fork;
+      const own = Math.min(stream.firstOffset, stream.committed);
+      if (fork === undefined || fork.at <= 0) return Math.min(start, own);
+      start = Math.min(start, fork.at);
+      const source = this.getAny(fork.source);
+      if (source === undefined) return Math.min(start, own);
+      stream = source;
+    }
+    return start;
+  }
+
+  /** The offset a new (not forked) stream of that name starts at: after every offset it ever used. */
+  #nextOffsetFor(name: string): number {
+    const shard = this.#shards[partitionForKey(name, this.#shards.length)]!;
+    return shard.tombstones.get(name) ?? shard.floors.get(floorBucket(name)) ?? 0;
+  }
+
+  /** Throws ES_ERR_INSUFFICIENT_STORAGE when adding `added` bytes (and freeing `evicted`) exceeds the budget. */
+  #checkBudget(added: number, evicted: number): void {
+    const after = this.#heldBytes + added - evicted;
+    if (after > this.options.memoryBudgetBytes) {
+      throw new EventStoreError(
+        ErrorCode.INSUFFICIENT_STORAGE,
+        `the server's streams would hold ${after} bytes, over its memory budget of ${this.options.memoryBudgetBytes}; delete streams or append to full ones (which evict)`,
+        { details: { memoryBudgetBytes: this.options.memoryBudgetBytes, heldBytes: this.#heldBytes } },
+      );
+    }
+  }
+
+  /**
+   * Encodes `ops` (all of one shard), then applies and journals them in order: an op the codec
+   * refuses changes nothing. `json`: the JSON text of the data of the `batch` op among them, if any.
+   */
+  #recordAll(shardIndex: number, ops: readonly ShardOp[], json?: Uint8Array): void {
+    const hook = this.#hook;
+    const encoded = ops.map((op) =>
+      hook === undefined
+        ? undefined
+        : op.kind === 'batch' && json !== undefined && hook.codecName === 'json'
+          ? encodeBatchWithJson(op, json)
+          : hook.encode(op),
+    );
+    for (let i = 0; i < ops.length; i++) this.#record(shardIndex, ops[i]!, encoded[i]);
   }
 
   #record(shardIndex: number, op: ShardOp, encoded: Uint8Array | undefined): void {
@@ -285,20 +456,40 @@ export class StreamRegistry {
     switch (op.kind) {
       case 'create': {
         const old = shard.streams.get(op.stream);
-        if (old !== undefined) old.close();
+        if (old !== undefined) this.#forget(old);
         else this.#streamCount++;
-        shard.streams.set(op.stream, new Stream(op.stream, op.capacity, shardIndex, op.firstOffset));
-        shard.tombstones.delete(op.stream);
+        const stream = new Stream(
+          op.stream,
+          op.capacity,
+          shardIndex,
+          op.firstOffset,
+          op.config,
+          op.createdAt,
+        );
+        if (op.activeAt !== undefined) stream.activeAt = op.activeAt;
+        stream.closed = op.closed === true;
+        stream.seq = op.seq;
+        stream.gone = op.gone === true;
+        if (restored) stream.closeCommitted = stream.closed;
+        shard.streams.set(op.stream, stream);
+        this.#link(stream);
+        // A fork keeps the name's tombstone: its offsets are its source's, so after it is deleted a
+        // stream re-created under the name must still continue after the highest offset ever used.
+        if (op.config?.fork === undefined) shard.tombstones.delete(op.stream);
         this.#wakeCreationWaiters(op.stream);
         return;
       }
       case 'events':
-      case 'batch': {
+      case 'batch':
+      case 'chunk': {
         const stream = shard.streams.get(op.stream);
         if (stream === undefined) throw missing(op.kind, op.stream);
         const before = stream.held.total;
         if (op.kind === 'events') {
           stream.append(op.events, op.charges ?? op.events.map((e) => chargeOf(e.data)));
+        } else if (op.kind === 'chunk') {
+          const data = Buffer.from(op.data, 'base64');
+          stream.append([{ offset: op.offset, timestamp: op.timestamp, data }], op.charge);
         } else {
           const events: StoredEvent[] = new Array(op.data.length);
           for (let i = 0; i < events.length; i++) {
@@ -311,6 +502,24 @@ export class StreamRegistry {
         if (op.producer !== undefined) {
           recordProducer(stream.producers, op.producer.id, op.producer.epoch, op.producer.ack);
         }
+        if (op.kind !== 'events') {
+          stream.activeAt = Math.max(stream.activeAt, op.timestamp);
+          if (op.seq !== undefined) stream.seq = op.seq;
+          if (op.close === true) this.#close(stream, restored);
+        }
+        return;
+      }
+      case 'close':
+      case 'touch': {
+        const stream = shard.streams.get(op.stream);
+        if (stream === undefined) throw missing(op.kind, op.stream);
+        stream.activeAt = Math.max(stream.activeAt, op.timestamp);
+        if (op.kind === 'close') {
+          if (op.producer !== undefined) {
+            recordProducer(stream.producers, op.producer.id, op.producer.epoch, op.producer.ack);
+          }
+          this.#close(stream, restored);
+        }
         return;
       }
       case 'producers': {
@@ -322,11 +531,18 @@ export class StreamRegistry {
       case 'delete': {
         const stream = shard.streams.get(op.stream);
         if (stream === undefined) return;
+        if (op.soft === true) {
+          // Kept for the forks that read it; no longer a stream for anyone else.
+          stream.gone = true;
+          this.#expiring.add(stream);
+          stream.markDeleted();
+          return;
+        }
         shard.streams.delete(op.stream);
         this.#streamCount--;
         this.#heldBytes -= stream.held.total;
         this.#setTombstone(shard, op.stream, stream.next);
-        stream.close();
+        this.#forget(stream);
         return;
       }
       case 'tombstone':
@@ -336,6 +552,36 @@ export class StreamRegistry {
         shard.floors.set(op.bucket, Math.max(shard.floors.get(op.bucket) ?? 0, op.nextOffset));
         return;
     }
+  }
+
+  #close(stream: Stream, restored: boolean): void {
+    stream.closed = true;
+    if (restored) stream.closeCommitted = true;
+  }
+
+  /** Notes what the registry derives from a stream's config: its fork link, its expiry. */
+  #link(stream: Stream): void {
+    const fork = stream.config.fork;
+    if (fork !== undefined) {
+      let forks = this.#forks.get(fork.source);
+      if (forks === undefined) this.#forks.set(fork.source, (forks = new Set()));
+      forks.add(stream.name);
+    }
+    if (stream.gone || stream.config.ttlSeconds !== undefined || stream.config.expiresAtMs !== undefined) {
+      this.#expiring.add(stream);
+    }
+  }
+
+  /** Undoes `#link` for a stream leaving the registry, and wakes its readers. */
+  #forget(stream: Stream): void {
+    const fork = stream.config.fork;
+    const forks = fork === undefined ? undefined : this.#forks.get(fork.source);
+    if (forks !== undefined) {
+      forks.delete(stream.name);
+      if (forks.size === 0) this.#forks.delete(fork!.source);
+    }
+    this.#expiring.delete(stream);
+    stream.markDeleted();
   }
 
   /** Wakes the readers waiting for `name`, after this step: a waiter never runs inside an append. */
@@ -350,8 +596,9 @@ export class StreamRegistry {
 
   /** Records a deleted stream's next offset; the oldest tombstones past the bound fold into floors. */
   #setTombstone(shard: Shard, name: string, next: number): void {
+    const kept = shard.tombstones.get(name) ?? 0;
     shard.tombstones.delete(name);
-    shard.tombstones.set(name, next);
+    shard.tombstones.set(name, Math.max(kept, next));
     while (shard.tombstones.size > this.#tombstonesPerShard) {
       const [oldest, at] = shard.tombstones.entries().next().value as [string, number];
       shard.tombstones.delete(oldest);
@@ -365,12 +612,20 @@ export class StreamRegistry {
     for (const stream of shard.streams.values()) {
       const held = stream.store.readVersions(0, 0, stream.capacity).events;
       const charges = stream.held.list();
-      ops.push({
+      const create: Extract<ShardOp, { kind: 'create' }> = {
         kind: 'create',
         stream: stream.name,
         capacity: stream.capacity,
         firstOffset: stream.firstOffset,
-      });
+      };
+      // A `/streams` stream's record stays as it always was; the protocol's state is added when set.
+      if (stream.config !== DEFAULT_STREAM_CONFIG) create.config = stream.config;
+      if (stream.createdAt !== 0) create.createdAt = stream.createdAt;
+      if (stream.activeAt !== stream.createdAt) create.activeAt = stream.activeAt;
+      if (stream.closed) create.closed = true;
+      if (stream.seq !== undefined) create.seq = stream.seq;
+      if (stream.gone) create.gone = true;
+      ops.push(create);
       for (let i = 0; i < held.length; i += CAPTURE_CHUNK) {
         ops.push({
           kind: 'events',
@@ -404,7 +659,7 @@ export class StreamRegistry {
         const shard = shards[p]!;
         for (const s of shard.streams.values()) {
           this.#heldBytes -= s.held.total;
-          s.close();
+          this.#forget(s);
         }
         this.#streamCount -= shard.streams.size;
         shard.streams.clear();

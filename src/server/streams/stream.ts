@@ -1,7 +1,10 @@
 // One stream of the server: a single-partition EventStore<StoredEvent> (the ring), its offsets, its
-// acknowledged ("committed") end, its idempotent producers and the memory its events are charged.
-// Owned by the server's thread; every method is synchronous. Offsets never repeat: offset =
-// `base` + the partition's version, and `base` is the first offset held when the stream was (re)built.
+// acknowledged ("committed") end, its idempotent producers, the memory its events are charged, and
+// what the Durable Streams protocol adds: a configuration (content type, expiry, fork link), closure,
+// the last `Stream-Seq`, and whether it is a deleted stream kept for its forks. A JSON stream holds
+// JSON values; a byte stream holds one Uint8Array chunk per append. Owned by the server's thread;
+// every method is synchronous. Offsets never repeat: offset = `base` + the partition's version, and
+// `base` is the first offset held when the stream was (re)built.
 
 import { EventStore } from '../../core/event-store.js';
 import { ErrorCode, EventStoreError } from '../../errors.js';
@@ -9,6 +12,15 @@ import type { FieldAggregate, StoredEvent, StreamPage } from '../../protocol.js'
 import { HeldBytes } from './held-bytes.js';
 import type { ProducerState } from './producers.js';
 import { StreamColumns } from './stream-columns.js';
+import { DEFAULT_STREAM_CONFIG, expiredAt, isJsonContentType, type StreamConfig } from './stream-config.js';
+
+/** ES_ERR_STREAM_GONE for a stream deleted but kept for its forks. */
+export function goneError(stream: Stream): EventStoreError {
+  return new EventStoreError(
+    ErrorCode.STREAM_GONE,
+    `stream ${JSON.stringify(stream.name)} was deleted; its events are kept only for the streams forked from it`,
+  );
+}
 
 export class Stream {
   readonly name: string;
@@ -25,17 +37,43 @@ export class Stream {
   /** Memory charges of the held events (the server's memory budget). */
   readonly held: HeldBytes;
   deleted = false;
+  readonly config: StreamConfig;
+  /** Whether events are JSON values (else byte chunks). */
+  readonly json: boolean;
+  /** Receive time of the create, epoch ms (0 for streams created before it was recorded). */
+  readonly createdAt: number;
+  /** Time of the last write or read refresh (`touch`), epoch ms: the start of a sliding TTL. */
+  activeAt: number;
+  /** Closed (no more appends), as applied. */
+  closed = false;
+  /** Closed, and the close acknowledged: what readers see. */
+  closeCommitted = false;
+  /** The last `Stream-Seq` appended with (compared as strings). */
+  seq: string | undefined;
+  /** Deleted, but kept because forks read its events (`STREAM_GONE` to everyone else). */
+  gone = false;
   readonly #listeners = new Set<() => void>();
   /** Typed columns of the aggregated fields, created by the first aggregation. */
   #columns: StreamColumns | undefined;
 
-  constructor(name: string, capacity: number, shard: number, base: number) {
+  constructor(
+    name: string,
+    capacity: number,
+    shard: number,
+    base: number,
+    config: StreamConfig = DEFAULT_STREAM_CONFIG,
+    createdAt = 0,
+  ) {
     this.name = name;
     this.capacity = capacity;
     this.shard = shard;
     this.base = base;
     this.next = base;
     this.committed = base;
+    this.config = config;
+    this.json = isJsonContentType(config.contentType);
+    this.createdAt = createdAt;
+    this.activeAt = createdAt;
     this.held = new HeldBytes(capacity);
     // No time column: aggregations keep their own (stream-columns.ts), reads go by offset.
     this.store = new EventStore<StoredEvent>({ capacity, partitions: 1 });
@@ -75,13 +113,25 @@ export class Stream {
     this.#notify();
   }
 
+  /** Marks the close acknowledged and wakes the readers waiting at the end. */
+  commitClose(): void {
+    if (!this.closed || this.closeCommitted) return;
+    this.closeCommitted = true;
+    this.#notify();
+  }
+
+  /** Whether the stream has expired at `nowMs` (its TTL ran out since `activeAt`, or its fixed time passed). */
+  expiredAt(nowMs: number): boolean {
+    return expiredAt(this.config, this.activeAt, nowMs);
+  }
+
   /** Marks the stream deleted and wakes every reader. */
-  close(): void {
+  markDeleted(): void {
     this.deleted = true;
     this.#notify();
   }
 
-  /** Calls `listener` on every commit and on close; returns the unsubscribe function. */
+  /** Calls `listener` on every commit, acknowledged closure and deletion; returns the unsubscribe function. */
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
