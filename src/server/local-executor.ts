@@ -8,7 +8,7 @@ import {
   type Command,
   type CommandExecutor,
   type CommandResult,
-  type CommandResults,
+  commitCommand,
 } from './streams/commands.js';
 import type { StreamRegistry } from './streams/stream-registry.js';
 
@@ -45,10 +45,7 @@ export class LocalExecutor implements CommandExecutor {
         { cause: err, details: { retryAfterSeconds: 1 } },
       );
     }
-    if (command.type === 'append') {
-      const { lastOffset } = result as CommandResults['append'];
-      this.#registry.get(command.stream)?.commit(lastOffset + 1);
-    }
+    commitCommand(this.#registry, command, result);
     return result;
   }
 }

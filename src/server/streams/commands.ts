@@ -80,6 +80,21 @@ export function applyCommand<C extends Command>(
   }
 }
 
+/**
+ * Makes what an applied `command` changed visible to readers, once it is durable (journaled, or in the
+ * cluster's log): an append's events. Every executor calls it after `applyCommand` succeeded.
+ */
+export function commitCommand<C extends Command>(
+  registry: StreamRegistry,
+  command: C,
+  result: CommandResult<C>,
+): void {
+  if (command.type === 'append') {
+    const { lastOffset } = result as CommandResults['append'];
+    registry.get(command.stream)?.commit(lastOffset + 1);
+  }
+}
+
 /** Runs commands: on this process's registry, or (in a cluster) through the shared log. */
 export interface CommandExecutor {
   /**
