@@ -6,6 +6,7 @@
 //   POST   /streams/{name}                         append.ts
 //   GET    /streams/{name}  [?aggregate=…]         read.ts (page, long-poll, NDJSON, SSE, aggregation)
 //   DELETE /streams/{name}                         admin.ts
+//   GET /cluster  /cluster/digest                  cluster.ts (cluster mode)
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import { ErrorCode } from '../../errors.js';
 import { listStreams, metrics, remove, stats } from './admin.js';
 import { append } from './append.js';
 import { drainAndClose } from './body.js';
+import { catchUpIf, clusterRoute, stampPosition } from './cluster.js';
 import type { RouteContext } from './context.js';
 import { allowedOrigin, variesByOrigin } from './cors.js';
 import { header, onlyParams, validateStreamName } from './params.js';
@@ -22,7 +24,8 @@ import { sendJson } from './respond.js';
 
 const ALLOWED_HEADERS =
   'authorization, content-type, expected-version, producer-id, producer-epoch, producer-seq, last-event-id';
-const EXPOSED_HEADERS = 'es-current-version, stream-first-offset, stream-last-offset, stream-next-offset';
+const EXPOSED_HEADERS =
+  'es-current-version, es-log-position, es-possibly-stale, stream-first-offset, stream-last-offset, stream-next-offset';
 
 const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
 
@@ -59,6 +62,7 @@ export async function handleRequest(
     }
     if (variesByOrigin(ctx.cors)) res.setHeader('vary', 'origin');
   }
+  stampPosition(res, ctx);
   try {
     if (ctx.cors !== undefined && req.method === 'OPTIONS') {
       // A CORS preflight: answered before authentication (browsers send no credentials with it).
@@ -93,7 +97,15 @@ export async function handleRequest(
       route = 'streams';
       if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       onlyParams(params, ['prefix', 'limit', 'after'], 'GET /streams');
+      await catchUpIf(res, ctx, () => true);
       listStreams(res, ctx, params);
+      return;
+    }
+    if (path === '/cluster' || path === '/cluster/digest') {
+      route = 'cluster';
+      if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
+      onlyParams(params, [], `GET ${path}`);
+      await clusterRoute(res, ctx, path);
       return;
     }
     if (path === '/stats') {
@@ -125,11 +137,11 @@ export async function handleRequest(
         if (params.has('aggregate')) {
           route = 'aggregate';
           onlyParams(params, ['aggregate', 'field', 'groupBy', 'from', 'to'], 'an aggregation');
-          aggregate(res, ctx, name, params);
+          await aggregate(res, ctx, name, params);
         } else if (accept.includes('text/event-stream')) {
           route = 'subscribe';
           onlyParams(params, ['from'], 'a subscription');
-          subscribe(req, res, ctx, name, params);
+          await subscribe(req, res, ctx, name, params);
         } else {
           route = 'read';
           onlyParams(params, ['from', 'limit', 'wait'], 'a read');
@@ -144,6 +156,7 @@ export async function handleRequest(
     }
     throw problem(ErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`);
   } catch (err) {
+    stampPosition(res, ctx);
     const status = statusOf(err);
     if (status === 500)
       ctx.logger.error({ err, method: req.method, url: req.url?.slice(0, 300) }, 'request failed');
