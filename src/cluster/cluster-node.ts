@@ -46,6 +46,8 @@ export class ClusterNode {
   #round: Promise<void> | undefined;
   #nextRound: Promise<void> | undefined;
   #startedAt = 0;
+  /** Log position of the checkpoint this node started from (0: none). */
+  #restoredAt = 0;
 
   constructor(
     registry: StreamRegistry,
@@ -87,6 +89,7 @@ export class ClusterNode {
     this.#startedAt = Date.now();
     if (this.#snapshotter !== undefined) await this.#snapshotter.restore();
     const restoredAt = this.#applier.applied;
+    this.#restoredAt = restoredAt;
     const log = await NatsLog.connect(this.options, this.#logger, CONNECT_TIMEOUT_MS);
     this.#log = log;
     try {
@@ -100,6 +103,7 @@ export class ClusterNode {
         const shards = this.#registry.snapshotTarget();
         for (let p = 0; p < shards.partitions; p++) shards.restore(p, [], 0);
         this.#applier.restoredAt(0);
+        this.#restoredAt = 0;
       }
       this.#logId.id = logId;
       let bounds = await log.bounds();
@@ -193,6 +197,7 @@ export class ClusterNode {
       possiblyStale: this.possiblyStale(),
       ...(this.#applier.broken === undefined ? {} : { broken: this.#applier.broken.message }),
       checkpoints: this.#snapshotter !== undefined,
+      startedFromCheckpoint: this.#restoredAt,
       uptimeMs: Date.now() - this.#startedAt,
     };
   }
