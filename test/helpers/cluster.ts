@@ -1,15 +1,17 @@
 // A cluster on loopback for the cluster tests: nats-server nodes (JetStream, file storage, routes
-// between them) and store nodes (`node dist/cli/main.js serve --cluster …`), each a child process that
+// between them), nginx in front, and store nodes (`node dist/cli/main.js serve --cluster …`), each a child process that
 // a test can kill -9 and start again on the same ports and directories. `stopAll` is the after-hook's
 // safety net. Ports are picked free and bound with retries (a restart reuses its ports).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderNatsConfig } from '../../samples/cluster/nats-config.ts';
+import { clusterNginxPidFile, renderClusterNginxConfig } from '../../samples/cluster/nginx-config.ts';
 import { freePort, retryWhileAddressInUse } from './ports.ts';
-import { NATS_SERVER, systemProgram } from './system-programs.ts';
+import { NATS_SERVER, NGINX, systemProgram } from './system-programs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const HOST = '127.0.0.1';
@@ -17,9 +19,14 @@ const HOST = '127.0.0.1';
 /** Every child started here, so the after-hook can kill whatever is left. */
 const children = new Set<ChildProcess>();
 
-/** SIGKILLs every process this module started that still runs. */
+/** nginx masters started here: stopped with SIGTERM (a SIGKILLed master leaves its workers running). */
+const nginxMasters = new Set<ChildProcess>();
+
+/** Stops every process this module started that still runs: SIGKILL, SIGTERM for nginx. */
 export function stopAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill(nginxMasters.has(c) ? 'SIGTERM' : 'SIGKILL');
+  }
 }
 
 function exitOf(child: ChildProcess): Promise<number | string> {
@@ -258,4 +265,41 @@ export async function convergedDigests(urls: readonly string[], timeoutMs = 30_0
     if (Date.now() > deadline) throw new Error(`the nodes did not converge: ${JSON.stringify(last)}`);
     await sleep(200);
   }
+}
+
+/** The machine's nginx in front of `stores` on a free port, from a private runtime directory. */
+export async function startNginx(
+  stores: readonly StoreNode[],
+  dir: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const bin = systemProgram(NGINX).path();
+  const runtimeDir = join(dir, 'nginx');
+  await mkdir(runtimeDir, { recursive: true });
+  return retryWhileAddressInUse(async () => {
+    const port = await freePort();
+    const config = join(runtimeDir, 'nginx.conf');
+    await writeFile(
+      config,
+      renderClusterNginxConfig({
+        listen: `${HOST}:${port}`,
+        stores: stores.map((s) => `${HOST}:${s.port}`),
+        runtimeDir,
+      }),
+    );
+    await rm(clusterNginxPidFile(runtimeDir), { force: true });
+    const child = spawn(bin, ['-p', runtimeDir, '-c', config, '-e', 'stderr', '-g', 'daemon off;'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    nginxMasters.add(child);
+    let output = '';
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`nginx exited: ${output}`);
+      if (existsSync(clusterNginxPidFile(runtimeDir))) return { url: `http://${HOST}:${port}`, child };
+      if (Date.now() > deadline) throw new Error(`nginx did not start: ${output}`);
+      await sleep(50);
+    }
+  });
 }
