@@ -20,7 +20,10 @@ export interface NatsNodeConfig {
   monitorPort?: number | undefined;
   /** Where JetStream keeps the log's files. */
   storeDir: string;
-  /** `host:port` of every node's cluster port (its own may be listed: nats-server skips it). */
+  /**
+   * `host:port` of every node's cluster port (its own may be listed: nats-server skips it); one or
+   * none: a standalone server.
+   */
   routes: readonly string[];
 }
 
@@ -35,6 +38,19 @@ export const CLUSTER_NAME = 'lfes';
 
 export function renderNatsConfig(c: NatsNodeConfig): string {
   const routes = c.routes.map((r) => `    nats-route://${r}`).join('\n');
+  // A single node is not a NATS cluster: JetStream then runs standalone (replicas 1).
+  const cluster =
+    c.routes.length <= 1
+      ? ''
+      : `
+cluster {
+  name: ${CLUSTER_NAME}
+  listen: "${c.host}:${c.clusterPort}"
+  routes: [
+${routes}
+  ]
+}
+`;
   const monitor = c.monitorPort === undefined ? '' : `http: "${c.host}:${c.monitorPort}"\n`;
   return `# nats-server node ${c.name} of the lockfree-eventstore cluster (rendered by samples/cluster/nats-config.ts).
 server_name: ${c.name}
@@ -46,15 +62,7 @@ jetstream {
   max_memory_store: 64MB
   max_file_store: 8GB
 }
-
-cluster {
-  name: ${CLUSTER_NAME}
-  listen: "${c.host}:${c.clusterPort}"
-  routes: [
-${routes}
-  ]
-}
-`;
+${cluster}`;
 }
 
 /** The three nodes of docker-compose.yml (service names nats-1 …, standard ports, volumes at /data). */

@@ -6,6 +6,7 @@
 // Runs on the server's thread.
 
 import type { Logger } from 'pino';
+import { EventStoreError } from '../errors.js';
 import type { StreamRegistry } from '../server/streams/stream-registry.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
@@ -90,7 +91,15 @@ export class ClusterNode {
     if (this.#snapshotter !== undefined) await this.#snapshotter.restore();
     const restoredAt = this.#applier.applied;
     this.#restoredAt = restoredAt;
-    const log = await NatsLog.connect(this.options, this.#logger, CONNECT_TIMEOUT_MS);
+    let log: NatsLog;
+    try {
+      log = await NatsLog.connect(this.options, this.#logger, CONNECT_TIMEOUT_MS);
+    } catch (err) {
+      throw logUnavailable(
+        `could not connect to ${this.options.servers.join(', ')}: ${(err as Error).message}`,
+        err,
+      );
+    }
     this.#log = log;
     try {
       const logId = await log.ensureStream(START_TIMEOUT_MS);
@@ -136,7 +145,8 @@ export class ClusterNode {
       this.#snapshotter?.start();
     } catch (err) {
       await log.close();
-      throw err;
+      if (err instanceof EventStoreError) throw err;
+      throw logUnavailable(`the log did not answer: ${(err as Error).message}`, err);
     }
   }
 
