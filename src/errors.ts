@@ -90,6 +90,11 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'ES_ERR_SHUTTING_DOWN',
   /** HTTP: fail-closed mode: snapshots have been failing for longer than `failClosedAfterMs`; appends wait. */
   SNAPSHOTS_FAILING: 'ES_ERR_SNAPSHOTS_FAILING',
+  /**
+   * HTTP, cluster mode: the node is cut off from the cluster's log (no connection to NATS, or the log
+   * does not answer), so it takes no changes; nothing of the refused request was written.
+   */
+  LOG_UNAVAILABLE: 'ES_ERR_LOG_UNAVAILABLE',
   /** Server: `listen()` could not bind its port (in use, no permission, or not a local address). */
   LISTEN_FAILED: 'ES_ERR_LISTEN_FAILED',
   /** HTTP: an unexpected server failure (logged by the server). */

@@ -37,6 +37,10 @@ const USAGE = `Usage:
       --snapshot-interval-ms <n>  snapshot time trigger (default 60000)
       --fail-closed-after-ms <n>  refuse appends (503) once snapshots have failed for this long (default off)
       --log-level <level>     pino level (default info, or env LFES_LOG_LEVEL)
+      --cluster <urls>        cluster mode: nats://h1:4222,nats://h2:4222,… (the NATS JetStream servers whose
+                              log is the source of truth; the data dir then holds this node's checkpoints)
+      --replicas <n>          replicas of the log when this node creates it (default 3)
+      --node-id <id>          this node's name in GET /cluster and logs (default <hostname>-<pid>)
   lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum;
                                                             for a server shard, its streams and events)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
@@ -74,6 +78,9 @@ const SERVE_OPTIONS = {
   'snapshot-interval-ms': { type: 'string' },
   'fail-closed-after-ms': { type: 'string' },
   'log-level': { type: 'string' },
+  cluster: { type: 'string' },
+  replicas: { type: 'string' },
+  'node-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -110,6 +117,20 @@ async function serve(argv: string[]): Promise<number> {
   set('maxProducersPerStream', integerArg('max-producers-per-stream', values['max-producers-per-stream']));
   set('snapshotIntervalMs', integerArg('snapshot-interval-ms', values['snapshot-interval-ms']));
   set('failClosedAfterMs', integerArg('fail-closed-after-ms', values['fail-closed-after-ms']));
+  if (values.cluster !== undefined) {
+    const servers = values.cluster
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const replicas = integerArg('replicas', values.replicas);
+    options.cluster = {
+      servers,
+      ...(replicas === undefined ? {} : { replicas }),
+      ...(values['node-id'] === undefined ? {} : { nodeId: values['node-id'] }),
+    };
+  } else if (values.replicas !== undefined || values['node-id'] !== undefined) {
+    throw new UsageError('--replicas and --node-id apply to cluster mode: give --cluster too');
+  }
   if (values.fsync !== undefined) {
     try {
       options.fsync = ensureSyncPolicy('--fsync', values.fsync);

@@ -1,6 +1,7 @@
 // EventStoreClient: the HTTP client of the server (docs/http-api.md). Uses only web platform APIs
 // (fetch, ReadableStream, TextDecoder, AbortSignal), so it runs in Node and in browsers. Stateless
-// apart from idempotent producers, whose per-stream sequence numbers live in the producer object.
+// apart from idempotent producers, whose per-stream sequence numbers live in the producer object, and
+// (given several base URLs: the nodes of a cluster) the node it currently talks to.
 
 import { ErrorCode, invalidArg } from '../errors.js';
 import type { AggregateResult, AppendResult, StoredEvent, StreamInfo, StreamList } from '../protocol.js';
@@ -122,24 +123,51 @@ function retryable(err: unknown): boolean {
   return err.status === 0 || err.status >= 500 || err.status === 429 || err.status === 408;
 }
 
+/** 503 codes that say nothing of the request was done: another node may take it at once. */
+const NOTHING_DONE = new Set<string>([ErrorCode.LOG_UNAVAILABLE, ErrorCode.SHUTTING_DOWN]);
+
 /**
- * Client of a lockfree-eventstore server.
+ * Client of a lockfree-eventstore server, or of the nodes of a cluster: given several base URLs it
+ * talks to one at a time and moves to the next when that one fails (a network error or a 503). A
+ * read, a listing, an aggregation or a subscription is sent again to the next node at once; an append
+ * or a delete is sent again only when the node answered that it did nothing (503
+ * `ES_ERR_LOG_UNAVAILABLE`, `ES_ERR_SHUTTING_DOWN`): after a network error its outcome is unknown, so
+ * it fails, and the next call (an idempotent producer's retry) goes to the next node.
  *
  * ```ts
  * const es = new EventStoreClient('http://localhost:7070');
+ * const cluster = new EventStoreClient(['http://n1:7070', 'http://n2:7070', 'http://n3:7070']);
  * await es.append('gateway/orders', { id: 'o-1', valor: 123 });
  * for await (const ev of es.read('gateway/orders', { from: 0 })) console.log(ev.offset, ev.data);
  * ```
  */
 export class EventStoreClient {
-  readonly baseUrl: string;
+  /** Every base URL given, in order. */
+  readonly baseUrls: readonly string[];
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch;
+  /** Index in `baseUrls` of the node requests go to. */
+  #current = 0;
 
-  constructor(baseUrl: string, options: EventStoreClientOptions = {}) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  /** `baseUrl`: one server, or the nodes of a cluster (tried in order, moving on when one fails). */
+  constructor(baseUrl: string | readonly string[], options: EventStoreClientOptions = {}) {
+    const urls = typeof baseUrl === 'string' ? [baseUrl] : [...baseUrl];
+    if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) {
+      throw invalidArg('`baseUrl` must be a URL or a non-empty array of URLs');
+    }
+    this.baseUrls = urls.map((u) => u.replace(/\/+$/, ''));
     this.#token = options.token;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** The base URL requests go to now (the first given, until it fails). */
+  get baseUrl(): string {
+    return this.baseUrls[this.#current]!;
+  }
+
+  /** The node at `index` failed: later requests go to the next one (unless another call moved on). */
+  #failed(index: number): void {
+    if (this.#current === index) this.#current = (index + 1) % this.baseUrls.length;
   }
 
   /** Appends one event (any JSON value). */
@@ -198,6 +226,7 @@ export class EventStoreClient {
     for (;;) {
       signal?.throwIfAborted();
       const headers: Record<string, string> = { accept: 'text/event-stream', ...this.#auth() };
+      const node = this.#current;
       let url = `${this.baseUrl}${path}`;
       if (last !== undefined && last >= 0) headers['last-event-id'] = String(last);
       else if (last !== undefined) url += `?from=${last + 1}`;
@@ -284,6 +313,7 @@ export class EventStoreClient {
         if (signal?.aborted) throw signal.reason;
         const e = err instanceof EventStoreHttpError ? err : networkError(err);
         if (!retryable(e)) throw e;
+        if (e.status === 0 || e.status === 503) this.#failed(node);
       } finally {
         clearTimeout(idle);
       }
@@ -455,18 +485,31 @@ export class EventStoreClient {
     signal: AbortSignal | undefined,
     userSignal: AbortSignal | undefined,
   ): Promise<Response> {
-    let res: Response;
-    try {
-      res = await this.#fetch(`${this.baseUrl}${path}`, {
-        method,
-        ...init,
-        ...(signal === undefined ? {} : { signal }),
-      });
-    } catch (err) {
-      if (userSignal?.aborted) throw userSignal.reason;
-      throw networkError(err);
+    // Reads may go to every node in turn; a change only when a node said it did nothing.
+    const safe = method === 'GET' || method === 'HEAD';
+    for (let tried = 1; ; tried++) {
+      const node = this.#current;
+      let res: Response;
+      try {
+        res = await this.#fetch(`${this.baseUrls[node]}${path}`, {
+          method,
+          ...init,
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } catch (err) {
+        if (userSignal?.aborted) throw userSignal.reason;
+        if (signal?.aborted) throw networkError(err);
+        this.#failed(node);
+        if (safe && tried < this.baseUrls.length) continue;
+        throw networkError(err);
+      }
+      if (res.ok) return res;
+      const error = await errorFromResponse(res);
+      if (error.status === 503) {
+        this.#failed(node);
+        if ((safe || NOTHING_DONE.has(error.code)) && tried < this.baseUrls.length) continue;
+      }
+      throw error;
     }
-    if (!res.ok) throw await errorFromResponse(res);
-    return res;
   }
 }

@@ -2,7 +2,9 @@
 // snapshotter + journal over the data directory, the HTTP handlers and the connection guard, and the
 // lifecycle: restore before listening, drain on close (503 for new requests, in-flight requests
 // finish, live reads end), final snapshot, journal closed. Everything runs on one thread; the store
-// path never awaits except for the journal flush that acknowledges an append.
+// path never awaits except for the journal flush that acknowledges an append. In cluster mode a
+// ClusterNode replaces the snapshotter and journal: writes go through the log, and the data directory
+// holds the node's checkpoints.
 
 import { mkdir, rm, stat } from 'node:fs/promises';
 import {
@@ -13,6 +15,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { ClusterNode } from '../cluster/cluster-node.js';
 import { ErrorCode, EventStoreError } from '../errors.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
@@ -68,8 +71,19 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
     memoryBudgetBytes: o.memoryBudgetBytes,
     maxTombstones: o.maxTombstones,
   });
+  const cluster =
+    o.cluster === undefined
+      ? undefined
+      : new ClusterNode(
+          registry,
+          o.cluster,
+          logger.child({ component: 'cluster' }),
+          o.dataDir === undefined
+            ? undefined
+            : { dataDir: o.dataDir, intervalMs: o.snapshotIntervalMs, everyMessages: o.snapshotEveryOps },
+        );
   const snapshotter =
-    o.dataDir === undefined
+    o.dataDir === undefined || cluster !== undefined
       ? undefined
       : new Snapshotter<ShardOp>(
           registry.snapshotTarget(),
@@ -116,9 +130,13 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
       const failingMs = snapshotter.failingForMs();
       return failingMs > 0 && failingMs >= o.failClosedAfterMs ? failingMs : 0;
     },
-    executor: new LocalExecutor(registry, () =>
-      snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal(),
-    ),
+    executor:
+      cluster === undefined
+        ? new LocalExecutor(registry, () =>
+            snapshotter === undefined ? Promise.resolve() : snapshotter.flushJournal(),
+          )
+        : { execute: (command, json) => cluster.executor.execute(command, json) },
+    cluster,
     snapshotMetrics: () => snapshotter?.metrics(),
     connectionCount: () => guard.count,
   };
@@ -156,13 +174,26 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
   const listen = (): Promise<string> => {
     listening ??= (async () => {
       let createdDataDir = false;
-      if (snapshotter !== undefined && o.dataDir !== undefined) {
+      if (o.dataDir !== undefined) {
         createdDataDir = !(await stat(o.dataDir).then(
           () => true,
           () => false,
         ));
         await mkdir(o.dataDir, { recursive: true });
         lockPath = await lockDataDir(o.dataDir);
+      }
+      if (cluster !== undefined) {
+        try {
+          await cluster.start();
+        } catch (err) {
+          if (lockPath !== undefined) await unlockDataDir(lockPath);
+          lockPath = undefined;
+          if (createdDataDir && o.dataDir !== undefined)
+            await rm(o.dataDir, { recursive: true, force: true });
+          throw err;
+        }
+      }
+      if (snapshotter !== undefined) {
         const restored = await snapshotter.restore();
         snapshotter.start();
         logger.info(
@@ -187,6 +218,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
         // Leave nothing behind: the snapshotter stops (nothing new to write), the lock goes, and a data
         // directory this call created goes too.
         await snapshotter?.stop();
+        await cluster?.close();
         if (lockPath !== undefined) await unlockDataDir(lockPath);
         lockPath = undefined;
         if (createdDataDir && o.dataDir !== undefined) await rm(o.dataDir, { recursive: true, force: true });
@@ -196,7 +228,15 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
       const address = http.address() as AddressInfo;
       const h = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${h}:${address.port}`;
-      logger.info({ url, fsync: o.fsync, persistent: snapshotter !== undefined }, 'listening');
+      logger.info(
+        {
+          url,
+          fsync: o.fsync,
+          persistent: snapshotter !== undefined,
+          ...(cluster === undefined ? {} : { cluster: cluster.options.nodeId, position: cluster.position() }),
+        },
+        'listening',
+      );
       return url;
     })();
     return listening;
@@ -225,6 +265,7 @@ export function createServer(options: ServerOptions = {}): EventStoreServer {
       http.closeAllConnections();
       await stopped;
       if (snapshotter !== undefined) await snapshotter.stop();
+      if (cluster !== undefined) await cluster.close();
       if (lockPath !== undefined) await unlockDataDir(lockPath);
       logger.info({}, 'stopped');
     })();

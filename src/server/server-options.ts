@@ -4,6 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
+import {
+  type ClusterOptions,
+  type ResolvedClusterOptions,
+  resolveClusterOptions,
+} from '../cluster/cluster-options.js';
 import { ensureInteger, ensureSyncPolicy, invalidArg } from '../errors.js';
 import { DEFAULT_MAX_JSON_DEPTH } from '../json.js';
 import type { JournalSyncPolicy } from '../snapshots/types.js';
@@ -100,6 +105,13 @@ export interface ServerOptions {
   logLevel?: string;
   /** A pino logger to use instead of creating one. */
   logger?: Logger;
+  /**
+   * Cluster mode: the server is one node of a cluster whose source of truth is a NATS JetStream log
+   * (docs/architecture.md, "Cluster mode"). `dataDir` then holds this node's checkpoints (no journal;
+   * `fsync` is not used), taken every `snapshotIntervalMs` or `snapshotEveryOps` log messages.
+   * @default undefined (a single node with its own journal)
+   */
+  cluster?: ClusterOptions;
 }
 
 /** {@link ServerOptions} with every default filled in and every value checked. */
@@ -137,6 +149,7 @@ export interface ResolvedServerOptions {
   shards: number;
   logLevel: string;
   logger: Logger | undefined;
+  cluster: ResolvedClusterOptions | undefined;
 }
 
 /** The soft limit on open files of this process (Linux: /proc/self/limits), if it can be read. */
@@ -182,6 +195,11 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
       : ensureInteger('failClosedAfterMs', o.failClosedAfterMs, 0);
   if (failClosedAfterMs !== undefined && o.dataDir === undefined) {
     throw invalidArg('`failClosedAfterMs` needs `dataDir` (snapshots)');
+  }
+  if (failClosedAfterMs !== undefined && o.cluster !== undefined) {
+    throw invalidArg(
+      '`failClosedAfterMs` is not used in cluster mode: the log, not the snapshots, keeps changes',
+    );
   }
   return {
     port: ensureInteger('port', o.port ?? 7070, 0, 65_535),
@@ -229,5 +247,6 @@ export function resolveServerOptions(o: ServerOptions): ResolvedServerOptions {
     shards: ensureInteger('shards', o.shards ?? 8, 1),
     logLevel: o.logLevel ?? env('LFES_LOG_LEVEL', 'LOCKFREE_EVENTSTORE_LOG_LEVEL') ?? 'info',
     logger: o.logger,
+    cluster: o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster),
   };
 }

@@ -1,5 +1,6 @@
-// The system programs some tests drive: nginx (the gateway sample), Chromium (the metrics dashboard
-// page) and libfiu's fiu-run/fiu-ctrl (the fault injection tests), installed from the system's
+// The system programs some tests drive: nginx (the gateway sample, the cluster topology), Chromium
+// (the metrics dashboard page), libfiu's fiu-run/fiu-ctrl (the fault injection tests) and nats-server
+// (cluster mode's JetStream log), installed from the system's
 // packages (`.ci/run` installs them). Each is looked up on PATH (nginx also in the sbin directories),
 // so hiding a binary makes it missing. When one is missing, its tests are reported as skipped with the
 // command that installs it; under CI (env CI set, as `.ci/run` does) they fail instead, naming the
@@ -36,6 +37,13 @@ export const LIBFIU: SystemProgram = {
   name: 'libfiu',
   commands: ['fiu-run', 'fiu-ctrl'],
   install: 'apt-get install -y fiu-utils',
+};
+
+export const NATS_SERVER: SystemProgram = {
+  name: 'nats-server',
+  commands: ['nats-server'],
+  extraDirs: SBIN_DIRS,
+  install: 'apt-get install -y nats-server',
 };
 
 /** Under CI a missing program fails its tests: `CI` set to anything but empty, `0` or `false`. */

@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { StreamList } from '../../protocol.js';
 import { renderPrometheus } from '../metrics.js';
+import { stampPosition } from './cluster.js';
 import type { RouteContext } from './context.js';
 import { badRequest, integerText } from './params.js';
 import { sendJson } from './respond.js';
@@ -42,7 +43,9 @@ export function listStreams(res: ServerResponse, ctx: RouteContext, params: URLS
  * keeps saves failing.
  */
 export async function remove(res: ServerResponse, ctx: RouteContext, name: string): Promise<void> {
-  sendJson(res, 200, await ctx.executor.execute({ type: 'delete', stream: name }));
+  const result = await ctx.executor.execute({ type: 'delete', stream: name });
+  stampPosition(res, ctx);
+  sendJson(res, 200, result);
 }
 
 /** `GET /metrics`: Prometheus text. */
@@ -79,6 +82,7 @@ export function stats(ctx: RouteContext): Record<string, unknown> {
     connectionsRefused: m.connectionsRefused,
     producersEvicted: ctx.registry.producersEvicted,
     tombstones: ctx.registry.tombstoneCount,
+    ...(ctx.cluster === undefined ? {} : { cluster: ctx.cluster.status() }),
     persistence:
       snap === undefined
         ? { enabled: false }

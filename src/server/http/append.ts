@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { crc32 } from 'node:zlib';
 import { ErrorCode } from '../../errors.js';
 import { appendFormat, parseEvents, readBody } from './body.js';
+import { stampPosition } from './cluster.js';
 import type { RouteContext } from './context.js';
 import { badRequest, header, integerText, parseExpectedVersion, parseProducer } from './params.js';
 import { problem } from './problem.js';
@@ -43,6 +44,7 @@ export async function append(
     },
     json,
   );
+  stampPosition(res, ctx);
   if (result.duplicate === true) ctx.metrics.duplicateAppends++;
   else {
     ctx.metrics.appendRequests++;

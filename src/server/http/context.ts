@@ -26,6 +26,20 @@ export interface RouteLimits {
   shards: number;
 }
 
+/** Cluster mode, as the HTTP layer sees it (absent on a single node). */
+export interface ClusterView {
+  /** The last log position this node applied. */
+  position(): number;
+  /** Whether answers may miss changes the log already holds (the node is cut off from the log). */
+  possiblyStale(): boolean;
+  /** Waits (bounded) until this node has applied what the log held when called. */
+  catchUp(): Promise<void>;
+  /** The node's state for `GET /cluster`. */
+  status(): Record<string, unknown>;
+  /** A digest per stream for `GET /cluster/digest` (equal on nodes at the same position). */
+  digests(): Record<string, string>;
+}
+
 /** Something that holds a response open (SSE, long-poll) and can be ended at shutdown. */
 export interface LiveResponse {
   stop(): void;
@@ -45,6 +59,8 @@ export interface RouteContext {
   snapshotsFailingForMs(): number;
   /** Fail-closed mode: milliseconds snapshots have been failing, if past the threshold; 0 otherwise. */
   failClosedForMs(): number;
+  /** Cluster mode: the node's view of the log; undefined on a single node. */
+  readonly cluster: ClusterView | undefined;
   /** Runs the commands that change streams (appends, deletes): locally, or through a cluster's log. */
   readonly executor: CommandExecutor;
   snapshotMetrics(): SnapshotterMetrics | undefined;

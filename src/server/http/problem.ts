@@ -36,6 +36,7 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCodeValue, number>>> =
   [ErrorCode.JOURNAL_FAILED]: 503,
   [ErrorCode.SHUTTING_DOWN]: 503,
   [ErrorCode.SNAPSHOTS_FAILING]: 503,
+  [ErrorCode.LOG_UNAVAILABLE]: 503,
   [ErrorCode.OUTCOME_UNKNOWN]: 503,
   [ErrorCode.INSUFFICIENT_STORAGE]: 507,
 };

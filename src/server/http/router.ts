@@ -7,6 +7,7 @@
 //   GET    /streams/{name}  [?aggregate=…]         read.ts (page, long-poll, NDJSON, SSE, aggregation)
 //   DELETE /streams/{name}                         admin.ts
 //   PUT POST GET HEAD DELETE /v1/stream/{name}     durable-streams/ (the Durable Streams protocol)
+//   GET /cluster  /cluster/digest                  cluster.ts (cluster mode)
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -14,6 +15,7 @@ import { ErrorCode } from '../../errors.js';
 import { listStreams, metrics, remove, stats } from './admin.js';
 import { append } from './append.js';
 import { drainAndClose } from './body.js';
+import { catchUpIf, clusterRoute, stampPosition } from './cluster.js';
 import type { RouteContext } from './context.js';
 import { allowedOrigin, variesByOrigin } from './cors.js';
 import { DURABLE_STREAMS_PREFIX, streamNameOf } from './durable-streams/headers.js';
@@ -29,7 +31,7 @@ const ALLOWED_HEADERS =
   'if-none-match, stream-seq, stream-ttl, stream-expires-at, stream-closed, stream-forked-from, ' +
   'stream-fork-offset, stream-fork-sub-offset';
 const EXPOSED_HEADERS =
-  'es-current-version, stream-first-offset, stream-last-offset, stream-next-offset, stream-cursor, ' +
+  'es-current-version, es-log-position, es-possibly-stale, stream-first-offset, stream-last-offset, stream-next-offset, stream-cursor, ' +
   'stream-up-to-date, stream-closed, stream-ttl, stream-expires-at, stream-sse-data-encoding, producer-epoch, ' +
   'producer-seq, producer-expected-seq, producer-received-seq, etag, location';
 
@@ -72,6 +74,7 @@ export async function handleRequest(
     }
     if (variesByOrigin(ctx.cors)) res.setHeader('vary', 'origin');
   }
+  stampPosition(res, ctx);
   try {
     if (ctx.cors !== undefined && req.method === 'OPTIONS') {
       // A CORS preflight: answered before authentication (browsers send no credentials with it).
@@ -106,7 +109,15 @@ export async function handleRequest(
       route = 'streams';
       if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       onlyParams(params, ['prefix', 'limit', 'after'], 'GET /streams');
+      await catchUpIf(res, ctx, () => true);
       listStreams(res, ctx, params);
+      return;
+    }
+    if (path === '/cluster' || path === '/cluster/digest') {
+      route = 'cluster';
+      if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
+      onlyParams(params, [], `GET ${path}`);
+      await clusterRoute(res, ctx, path);
       return;
     }
     if (path === '/stats') {
@@ -123,6 +134,8 @@ export async function handleRequest(
     }
     if (durableStreams) {
       route = 'ds';
+      // In a cluster, a protocol read first catches up with the log (read-your-writes across nodes).
+      if (method === 'GET') await catchUpIf(res, ctx, () => true);
       await handleDurableStreams(req, res, ctx, streamNameOf(path), params, (r) => {
         route = r;
       });
@@ -145,11 +158,11 @@ export async function handleRequest(
         if (params.has('aggregate')) {
           route = 'aggregate';
           onlyParams(params, ['aggregate', 'field', 'groupBy', 'from', 'to'], 'an aggregation');
-          aggregate(res, ctx, name, params);
+          await aggregate(res, ctx, name, params);
         } else if (accept.includes('text/event-stream')) {
           route = 'subscribe';
           onlyParams(params, ['from'], 'a subscription');
-          subscribe(req, res, ctx, name, params);
+          await subscribe(req, res, ctx, name, params);
         } else {
           route = 'read';
           onlyParams(params, ['from', 'limit', 'wait'], 'a read');
@@ -164,6 +177,7 @@ export async function handleRequest(
     }
     throw problem(ErrorCode.NOT_FOUND, `no route for ${JSON.stringify(path.slice(0, 100))}`);
   } catch (err) {
+    stampPosition(res, ctx);
     const status = statusOf(err, table);
     if (status === 500)
       ctx.logger.error({ err, method: req.method, url: req.url?.slice(0, 300) }, 'request failed');

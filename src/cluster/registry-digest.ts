@@ -1,0 +1,30 @@
+// A digest per stream of a registry's state: capacity, offsets, every held event (offset, receive
+// time, data) and the idempotent producers in the order the registry keeps them (their order decides
+// which one is dropped first). Nodes that applied the same log have equal digests. Synchronous; reads
+// the registry on the server's thread.
+
+import { createHash } from 'node:crypto';
+import { stringifyJson } from '../json.js';
+import type { StreamRegistry } from '../server/streams/stream-registry.js';
+
+/** Stream name -> SHA-256 (hex) of its state. */
+export function streamDigests(registry: StreamRegistry): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const stream of registry.list()) {
+    const hash = createHash('sha256');
+    hash.update(
+      stringifyJson({
+        capacity: stream.capacity,
+        firstOffset: stream.firstOffset,
+        next: stream.next,
+        producers: [...stream.producers],
+      }),
+    );
+    for (const e of stream.store.readVersions(0, 0, stream.capacity).events) {
+      hash.update('\n');
+      hash.update(stringifyJson(e));
+    }
+    out[stream.name] = hash.digest('hex');
+  }
+  return out;
+}
