@@ -67,8 +67,10 @@ export interface ProducerOptions {
   maxAttempts?: number;
   /** Per-attempt timeout. @default 10_000 */
   attemptTimeoutMs?: number;
-  /** First retry delay (doubles per attempt). @default 100 */
+  /** First retry delay (doubles per attempt, up to `maxRetryDelayMs`). @default 100 */
   retryDelayMs?: number;
+  /** Longest delay between two attempts. @default 5_000 */
+  maxRetryDelayMs?: number;
 }
 
 /** An idempotent producer: appends are sequenced per stream and retried safely. */
@@ -373,6 +375,7 @@ export class EventStoreClient {
     const maxAttempts = options.maxAttempts ?? 5;
     const attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
     const retryDelayMs = options.retryDelayMs ?? 100;
+    const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
     /** Per stream: the next sequence, and whether the previous one may have been stored after all. */
     const seqs = new Map<string, { next: number; uncertain: boolean }>();
     const queues = new Map<string, Promise<unknown>>();
@@ -416,7 +419,9 @@ export class EventStoreClient {
           if (!retryable(err)) throw err;
           lastError = err;
           state.uncertain = true;
-          if (attempt < maxAttempts) await sleep(retryDelayMs * 2 ** (attempt - 1), signal);
+          if (attempt < maxAttempts) {
+            await sleep(Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1)), signal);
+          }
         }
       }
       throw lastError;

@@ -5,7 +5,7 @@
 // Runs on the server's thread; `apply` is one synchronous step per message.
 
 import { ErrorCode, EventStoreError } from '../errors.js';
-import { applyCommand, type CommandResult, acknowledgeCommand } from '../server/streams/commands.js';
+import { acknowledgeCommand, applyCommand, type CommandResult } from '../server/streams/commands.js';
 import type { StreamRegistry } from '../server/streams/stream-registry.js';
 import { decodeLogMessage, settingsDifferences } from './log-message.js';
 

@@ -97,7 +97,7 @@ describe('EventStoreClient with several nodes', () => {
     const seqs: string[] = [];
     const inner = s.fetch;
     const spy = (async (input: string | URL | Request, init?: RequestInit) => {
-      seqs.push(String((init?.headers as Record<string, string>)['producer-seq']));
+      seqs.push(String((init?.headers as Record<string, string> | undefined)?.['producer-seq']));
       return inner(input, init);
     }) as typeof fetch;
     const p = new EventStoreClient(es.baseUrls, { fetch: spy }).producer('p', { epoch: 1, retryDelayMs: 1 });
