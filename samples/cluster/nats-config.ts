@@ -65,6 +65,19 @@ jetstream {
 ${cluster}`;
 }
 
+/**
+ * The default ports of `npm run sample:cluster` (start-topology.ts) on one machine: nginx, the store
+ * nodes, and each NATS node's client port (its route port is that plus `routeOffset`, its monitoring
+ * port plus `monitorOffset`). Apart from `npm start` and the other samples, and from NATS's own 4222.
+ */
+export const LOCAL_CLUSTER_TOPOLOGY = {
+  nginxPort: 7180,
+  storePorts: [7181, 7182, 7183],
+  natsPorts: [14222, 14223, 14224],
+  routeOffset: 1000,
+  monitorOffset: 2000,
+} as const;
+
 /** The three nodes of docker-compose.yml (service names nats-1 …, standard ports, volumes at /data). */
 export function composeNatsConfigs(): { file: string; text: string }[] {
   const names = ['nats-1', 'nats-2', 'nats-3'];

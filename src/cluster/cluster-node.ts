@@ -115,11 +115,15 @@ export class ClusterNode {
         this.#restoredAt = 0;
       }
       this.#logId.id = logId;
-      let bounds = await log.bounds();
-      if (bounds.last === 0 && (await log.publishIfEmpty(encodeSettings(this.#registry.options)))) {
-        this.#logger.info({ settings: this.#registry.options }, 'log started with this node’s settings');
-      }
-      bounds = await log.bounds();
+      // The first node to find the log empty writes the settings every node must share (only if it
+      // is still empty, so a retry after a lost answer writes nothing twice).
+      const bounds = await log.retrying(START_TIMEOUT_MS, async () => {
+        const { last } = await log.bounds();
+        if (last === 0 && (await log.publishIfEmpty(encodeSettings(this.#registry.options)))) {
+          this.#logger.info({ settings: this.#registry.options }, 'log started with this node’s settings');
+        }
+        return log.bounds();
+      });
       this.#executor = new ClusterExecutor(
         log,
         this.#applier,

@@ -129,15 +129,22 @@ export class NatsLog {
    * returns its creation time, which names this log (a checkpoint of another log is not restored).
    */
   async ensureStream(timeoutMs: number): Promise<string> {
+    return this.retrying(timeoutMs, () => this.#ensureStreamOnce());
+  }
+
+  /**
+   * Runs `attempt` until it resolves, again (with a growing delay) after each error until `timeoutMs`
+   * has passed: while the NATS nodes elect their JetStream leaders, the log answers "jetstream is not
+   * enabled" or not at all. Only for attempts that may be repeated.
+   */
+  async retrying<T>(timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
     const deadline = performance.now() + timeoutMs;
     let delay = RETRY_FIRST_MS;
     for (;;) {
       try {
-        return await this.#ensureStreamOnce();
+        return await attempt();
       } catch (err) {
-        // A cluster that is still electing its JetStream leader answers "temporarily unavailable" or
-        // not at all: ask again until the deadline.
-        if (performance.now() + delay > deadline) throw err;
+        if (this.#closed || performance.now() + delay > deadline) throw err;
         this.#logger.warn({ err: (err as Error).message }, 'the log is not available yet; retrying');
       }
       await sleep(delay);

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { LOCAL_CLUSTER_TOPOLOGY } from '../../samples/cluster/nats-config.ts';
 import { LOCAL_TOPOLOGY } from '../../samples/gateway/nginx-config.ts';
 import { DASHBOARD_DEFAULT_PORT } from '../../samples/metrics-dashboard/dashboard-server.ts';
 import { SENSOR_API_DEFAULT_PORT } from '../../samples/snapshot-sensors-api/sensor-api.ts';
@@ -215,6 +216,16 @@ describe('default ports', () => {
       ...LOCAL_TOPOLOGY.gatewayPorts.map((p, i): [string, number] => [`sample:gateway gateway${i + 1}`, p]),
       ['sample:sensors-api', SENSOR_API_DEFAULT_PORT],
       ['sample:dashboard', DASHBOARD_DEFAULT_PORT],
+      ['sample:cluster nginx', LOCAL_CLUSTER_TOPOLOGY.nginxPort],
+      ...LOCAL_CLUSTER_TOPOLOGY.storePorts.map((p, i): [string, number] => [
+        `sample:cluster store-${i + 1}`,
+        p,
+      ]),
+      ...LOCAL_CLUSTER_TOPOLOGY.natsPorts.flatMap((p, i): [string, number][] => [
+        [`sample:cluster nats-${i + 1}`, p],
+        [`sample:cluster nats-${i + 1} routes`, p + LOCAL_CLUSTER_TOPOLOGY.routeOffset],
+        [`sample:cluster nats-${i + 1} monitoring`, p + LOCAL_CLUSTER_TOPOLOGY.monitorOffset],
+      ]),
     ];
     const byPort = new Map<number, string[]>();
     for (const [name, port] of defaults) byPort.set(port, [...(byPort.get(port) ?? []), name]);
