@@ -19,6 +19,7 @@ import { LogApplier } from './log-applier.js';
 import { encodeSettings } from './log-message.js';
 import { NatsLog } from './nats-log.js';
 import { streamDigests } from './registry-digest.js';
+import { SharedRounds } from './shared-rounds.js';
 
 /** Where and how often a node writes its checkpoints. */
 export interface CheckpointOptions {
@@ -43,9 +44,8 @@ export class ClusterNode {
   readonly #logId: { id: string | undefined } = { id: undefined };
   #log: NatsLog | undefined;
   #executor: ClusterExecutor | undefined;
-  /** The catch-up round in flight, and the one that starts after it (joined by later readers). */
-  #round: Promise<void> | undefined;
-  #nextRound: Promise<void> | undefined;
+  /** The read barrier's rounds: one question to the log per round, shared by concurrent reads. */
+  readonly #catchUps = new SharedRounds(() => this.#catchUpRound());
   #startedAt = 0;
   /** Log position of the checkpoint this node started from (0: none). */
   #restoredAt = 0;
@@ -170,16 +170,7 @@ export class ClusterNode {
    */
   catchUp(): Promise<void> {
     if (this.possiblyStale() || this.options.readWaitMs === 0) return Promise.resolve();
-    // A round that is already asking the log may have asked before this call: join the next one.
-    if (this.#round === undefined) {
-      this.#round = this.#catchUpRound().finally(() => {
-        this.#round = this.#nextRound;
-        this.#nextRound = undefined;
-      });
-      return this.#round;
-    }
-    this.#nextRound ??= this.#round.then(() => this.#catchUpRound());
-    return this.#nextRound;
+    return this.#catchUps.run();
   }
 
   async #catchUpRound(): Promise<void> {
