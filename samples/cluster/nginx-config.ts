@@ -41,6 +41,8 @@ events {
 http {
   access_log off;
   client_max_body_size 8m;
+  # Request bodies up to 1 MB stay in memory (larger ones go to a temp file).
+  client_body_buffer_size 1m;
 ${temp}
   upstream stores {
 ${servers}

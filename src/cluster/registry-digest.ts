@@ -1,7 +1,8 @@
 // A digest per stream of a registry's state: capacity, offsets, every held event (offset, receive
-// time, data) and the idempotent producers in the order the registry keeps them (their order decides
-// which one is dropped first). Nodes that applied the same log have equal digests. Synchronous; reads
-// the registry on the server's thread.
+// time, data), the idempotent producers in the order the registry keeps them (their order decides
+// which one is dropped first), and what the Durable Streams endpoint keeps of it (content type,
+// expiry and its last refresh, fork link, closure, Stream-Seq, deleted-but-kept-for-forks). Nodes that
+// applied the same log have equal digests. Synchronous; reads the registry on the server's thread.
 
 import { createHash } from 'node:crypto';
 import { stringifyJson } from '../json.js';
@@ -10,7 +11,7 @@ import type { StreamRegistry } from '../server/streams/stream-registry.js';
 /** Stream name -> SHA-256 (hex) of its state. */
 export function streamDigests(registry: StreamRegistry): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const stream of registry.list()) {
+  for (const stream of registry.list(true)) {
     const hash = createHash('sha256');
     hash.update(
       stringifyJson({
@@ -18,6 +19,12 @@ export function streamDigests(registry: StreamRegistry): Record<string, string> 
         firstOffset: stream.firstOffset,
         next: stream.next,
         producers: [...stream.producers],
+        config: stream.config,
+        createdAt: stream.createdAt,
+        activeAt: stream.activeAt,
+        closed: stream.closed,
+        seq: stream.seq,
+        gone: stream.gone,
       }),
     );
     for (const e of stream.store.readVersions(0, 0, stream.capacity).events) {

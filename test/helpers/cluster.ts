@@ -5,7 +5,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderNatsConfig } from '../../samples/cluster/nats-config.ts';
@@ -275,6 +275,10 @@ export async function startNginx(
   const bin = systemProgram(NGINX).path();
   const runtimeDir = join(dir, 'nginx');
   await mkdir(runtimeDir, { recursive: true });
+  // nginx's workers run as `nobody` when the master is root: they write request bodies that do not
+  // fit in memory under the runtime directory, so it and its parent must be reachable.
+  await chmod(dir, 0o755);
+  await chmod(runtimeDir, 0o755);
   return retryWhileAddressInUse(async () => {
     const port = await freePort();
     const config = join(runtimeDir, 'nginx.conf');

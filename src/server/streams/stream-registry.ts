@@ -212,10 +212,12 @@ export class StreamRegistry {
     };
   }
 
-  /** Every live stream, by name. */
-  list(): Stream[] {
+  /** Every live stream, by name; with `includeGone`, also the deleted ones kept for their forks. */
+  list(includeGone = false): Stream[] {
     const all: Stream[] = [];
-    for (const shard of this.#shards) for (const s of shard.streams.values()) if (!s.gone) all.push(s);
+    for (const shard of this.#shards) {
+      for (const s of shard.streams.values()) if (includeGone || !s.gone) all.push(s);
+    }
     return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
