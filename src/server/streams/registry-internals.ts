@@ -4,7 +4,18 @@
 
 import type { ShardOp } from './shard-ops.js';
 import type { Stream } from './stream.js';
-import type { StreamRegistryOptions } from './stream-registry.js';
+
+/** The limits a registry is created with (a cluster's log records them: every node must share them). */
+export interface StreamRegistryOptions {
+  shards: number;
+  streamCapacity: number;
+  maxStreams: number;
+  maxProducersPerStream: number;
+  /** Bytes charged for held events (JSON text plus an overhead each) over all streams, at most. */
+  memoryBudgetBytes: number;
+  /** Tombstones of deleted streams kept by name; older ones fold into per-bucket floors. */
+  maxTombstones: number;
+}
 
 export interface RegistryInternals {
   readonly options: Readonly<StreamRegistryOptions>;

@@ -24,7 +24,10 @@ import {
   recordProducer,
   trimProducers,
 } from './producers.js';
-import type { RegistryInternals } from './registry-internals.js';
+import type { RegistryInternals, StreamRegistryOptions } from './registry-internals.js';
+
+export type { StreamRegistryOptions } from './registry-internals.js';
+
 import { checkShardOps, encodeBatchWithJson, type ShardOp } from './shard-ops.js';
 import { goneError, Stream } from './stream.js';
 import { DEFAULT_STREAM_CONFIG } from './stream-config.js';
@@ -53,17 +56,6 @@ export interface AppendRequest {
    * again. Must parse to exactly the values given.
    */
   json?: Uint8Array | undefined;
-}
-
-export interface StreamRegistryOptions {
-  shards: number;
-  streamCapacity: number;
-  maxStreams: number;
-  maxProducersPerStream: number;
-  /** Bytes charged for held events (JSON text plus an overhead each) over all streams, at most. */
-  memoryBudgetBytes: number;
-  /** Tombstones of deleted streams kept by name; older ones fold into per-bucket floors. */
-  maxTombstones: number;
 }
 
 interface Shard {
