@@ -1,10 +1,11 @@
 // A real server process under libfiu whose journal writes fail: an append the journal could not write
 // is answered 503 ES_ERR_OUTCOME_UNKNOWN (it stays applied and the journal retries it), the client's
 // idempotent producer resolves it to exactly one stored copy, and a full disk does not leave one empty
-// segment file per retry. Skipped (never passed) without fiu-utils.
+// segment file per retry. Without libfiu: skipped with its install command, failed under CI
+// (test/helpers/system-programs.ts).
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,10 @@ import { EventStoreClient } from '../../src/client/index.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import { get, post } from '../helpers/server.ts';
 import { type ServerProcess, spawnServer } from '../helpers/server-process.ts';
+import { LIBFIU, systemProgram } from '../helpers/system-programs.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-const HAS_FIU = spawnSync('sh', ['-c', 'command -v fiu-run && command -v fiu-ctrl']).status === 0;
-const SKIP = 'fiu-run/fiu-ctrl not installed (Debian package fiu-utils; .ci/run installs it)';
+const libfiu = systemProgram(LIBFIU);
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -25,7 +26,7 @@ after(async () => {
 
 async function underFiu(args: string[]): Promise<ServerProcess & { dir: string }> {
   const dir = await tempDir('lfes-jfault-');
-  const s = await spawnServer(['--data-dir', dir, ...args], ['fiu-run', '-x']);
+  const s = await spawnServer(['--data-dir', dir, ...args], [libfiu.path('fiu-run'), '-x']);
   const pid = s.child.pid!;
   cleanup.push(async () => {
     s.child.kill('SIGKILL');
@@ -36,7 +37,7 @@ async function underFiu(args: string[]): Promise<ServerProcess & { dir: string }
 }
 
 function fiu(pid: number, command: string): void {
-  execFileSync('fiu-ctrl', ['-c', command, String(pid)]);
+  execFileSync(libfiu.path('fiu-ctrl'), ['-c', command, String(pid)]);
 }
 
 async function events(url: string, stream: string): Promise<unknown[]> {
@@ -48,10 +49,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('appends whose journal write fails', () => {
   it('answers 503 ES_ERR_OUTCOME_UNKNOWN, and the producer resolves it to exactly one stored copy', async (t: TestContext) => {
-    if (!HAS_FIU) {
-      t.skip(SKIP);
-      return;
-    }
+    if (libfiu.skip) return t.skip(libfiu.skip);
     const s = await underFiu(['--fsync', 'always']);
     assert.equal((await post(`${s.url}/streams/o`, { n: 0 })).status, 201);
     fiu(s.child.pid!, 'enable name=posix/io/sync/fsync,failinfo=5');
@@ -82,10 +80,7 @@ describe('appends whose journal write fails', () => {
   });
 
   it('leaves no empty journal segment behind for each retry on a full disk', async (t: TestContext) => {
-    if (!HAS_FIU) {
-      t.skip(SKIP);
-      return;
-    }
+    if (libfiu.skip) return t.skip(libfiu.skip);
     const s = await underFiu(['--fsync', 'always']);
     assert.equal((await post(`${s.url}/streams/f`, { n: 0 })).status, 201);
     const journal = join(s.dir, 'journal');
