@@ -23,8 +23,8 @@ export interface ClusterOptions {
    */
   writeTimeoutMs?: number;
   /**
-   * How long a read that would end at this node's applied end waits for the node to apply what the
-   * log held when the read came in (read-your-writes across nodes). @default 5_000
+   * How long a read waits for this node to apply what the log held when the read came in
+   * (read-your-writes across nodes). @default 5_000
    */
   readWaitMs?: number;
   /** JetStream's duplicate window for the message ids of publish retries. @default 120_000 */

@@ -1,17 +1,18 @@
 // Cluster mode on loopback: 3 nats-server nodes (JetStream, replicas 3) and store nodes started with
-// `serve --cluster`. Writes on one node are read on the others at once; Expected-Version races sent
+// `serve --cluster`. Writes on one node are read on the others at once, on a node that receives the
+// log late too (a full page, a subscription, an eviction, a delete); Expected-Version races sent
 // to different nodes have one winner per version, the same everywhere; a node started empty and a
 // node restarted from its checkpoint reach the same digests; a node cut off from NATS refuses writes
 // with 503 ES_ERR_LOG_UNAVAILABLE, marks its reads possibly stale, and recovers when NATS returns.
 
 import assert from 'node:assert/strict';
-import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/errors.ts';
 import {
   convergedDigests,
   getJson,
   NatsCluster,
+  NatsProxy,
   type NodeDigest,
   StoreNode,
   stopAll,
@@ -37,44 +38,6 @@ async function post(
 
 function assertSameDigests(digests: NodeDigest[], what: string): void {
   for (const d of digests.slice(1)) assert.deepEqual(d, digests[0], what);
-}
-
-/** A TCP proxy to `target` that a test can cut (every connection closed, new ones refused) and restore. */
-class CuttableProxy {
-  readonly #target: { host: string; port: number };
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(targetUrl: string) {
-    const u = new URL(targetUrl);
-    this.#target = { host: u.hostname, port: Number(u.port) };
-  }
-
-  async open(): Promise<void> {
-    const server = createTcpServer((client) => {
-      const upstream = tcpConnect(this.#target.port, this.#target.host);
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
-  }
 }
 
 describe('cluster mode', { timeout: 240_000 }, () => {
@@ -126,21 +89,86 @@ describe('cluster mode', { timeout: 240_000 }, () => {
 
   it('shows every write acknowledged on another node to reads sent concurrently, round after round', async (t) => {
     if (nats.skip) return t.skip(nats.skip);
-    const [a, b] = stores as [StoreNode, StoreNode];
     // Concurrent reads on one node share catch-up rounds; each must still wait for a round that asked
-    // the log after the read came in, however many rounds overlapped before.
-    for (let i = 0; i < 30; i++) {
-      const w = await post(`${a.url}/streams/ryw-concurrent`, { i });
-      assert.equal(w.status, 201, JSON.stringify(w.body));
-      const reads = await Promise.all(
-        Array.from({ length: 6 }, () =>
-          getJson<{ events: unknown[]; nextOffset: number }>(
-            `${b.url}/streams/ryw-concurrent?from=0&limit=1000`,
+    // the log after the read came in, however many rounds overlapped before. The reading node gets the
+    // log 100 ms late, so a read that skipped the barrier would miss the write.
+    const proxy = new NatsProxy(cluster.urls[0]!, { delayMs: 100 });
+    await proxy.open();
+    const slow = new StoreNode('slow-readers', `${dir}/store-slow-readers`, [proxy.url]);
+    const a = stores[0]!;
+    try {
+      await slow.start();
+      for (let i = 0; i < 15; i++) {
+        const w = await post(`${a.url}/streams/ryw-concurrent`, { i });
+        assert.equal(w.status, 201, JSON.stringify(w.body));
+        const reads = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            getJson<{ nextOffset: number }>(`${slow.url}/streams/ryw-concurrent?from=0&limit=1000`),
           ),
-        ),
+        );
+        for (const r of reads) {
+          assert.equal(r.body.nextOffset, i + 1, `round ${i}: a read missed an acknowledged write`);
+        }
+      }
+    } finally {
+      await slow.kill();
+      await proxy.cut();
+    }
+  });
+
+  it('answers every read on a node that receives the log late with the changes acknowledged elsewhere before it, full pages and subscriptions too', async (t) => {
+    if (nats.skip) return t.skip(nats.skip);
+    // The slow node gets the log and its answers from NATS 300 ms late: every read below is sent to it
+    // right after another node acknowledged a change, well before the change reaches it.
+    const proxy = new NatsProxy(cluster.urls[0]!, { delayMs: 300 });
+    await proxy.open();
+    const slow = new StoreNode('slow', `${dir}/store-slow`, [proxy.url]);
+    const a = stores[0]!;
+    const read = (query: string) => getJson<Record<string, unknown>>(`${slow.url}/streams/lag?${query}`);
+    const write = async (events: unknown[], query = ''): Promise<number> => {
+      const w = await post(`${a.url}/streams/lag${query}`, events);
+      assert.equal(w.status, 201, JSON.stringify(w.body));
+      return Number(w.headers.get('es-log-position'));
+    };
+    try {
+      await slow.start();
+      await write([0, 1], '?capacity=2');
+      assert.deepEqual((await read('')).body.lastOffset, 1, 'the slow node has the stream');
+
+      let position = await write([2]); // evicts offset 0
+      const evicted = await read('from=0&limit=1'); // a full page on the slow node before it applies the write
+      assert.equal(evicted.status, 410, `offset 0 was evicted: ${JSON.stringify(evicted.body)}`);
+      assert.ok(Number(evicted.headers.get('es-log-position')) >= position);
+
+      position = await write([3]); // evicts offset 1
+      const aborted = new AbortController();
+      const sub = await fetch(`${slow.url}/streams/lag?from=1`, {
+        headers: { accept: 'text/event-stream' },
+        signal: aborted.signal,
+      });
+      aborted.abort();
+      assert.equal(sub.status, 410, 'a subscription from an evicted offset is refused');
+
+      position = await write([4]);
+      const page = await read('from=3&limit=1');
+      assert.equal(page.status, 200);
+      assert.deepEqual(
+        [page.body.firstOffset, page.body.lastOffset, (page.body.events as { data: number }[])[0]!.data],
+        [3, 4, 3],
+        'a full page names the end another node acknowledged',
       );
-      for (const r of reads)
-        assert.equal(r.body.nextOffset, i + 1, `round ${i}: a read missed an acknowledged write`);
+      assert.ok(Number(page.headers.get('es-log-position')) >= position);
+
+      const deleted = await fetch(`${a.url}/streams/lag`, { method: 'DELETE' });
+      assert.equal(deleted.status, 200);
+      const gone = await read('from=3&limit=1');
+      assert.equal(gone.status, 404, `the stream another node deleted is gone: ${JSON.stringify(gone.body)}`);
+      assert.ok(
+        Number(gone.headers.get('es-log-position')) >= Number(deleted.headers.get('es-log-position')),
+      );
+    } finally {
+      await slow.kill();
+      await proxy.cut();
     }
   });
 
@@ -220,9 +248,9 @@ describe('cluster mode', { timeout: 240_000 }, () => {
 
   it('refuses writes with 503 ES_ERR_LOG_UNAVAILABLE on a node cut off from NATS, marks its reads, and recovers', async (t) => {
     if (nats.skip) return t.skip(nats.skip);
-    const proxy = new CuttableProxy(cluster.urls[0]!);
+    const proxy = new NatsProxy(cluster.urls[0]!);
     await proxy.open();
-    const node = new StoreNode('cut', `${dir}/store-cut`, [`nats://127.0.0.1:${proxy.port}`]);
+    const node = new StoreNode('cut', `${dir}/store-cut`, [proxy.url]);
     await node.start();
     stores.push(node);
     assert.equal((await post(`${node.url}/streams/cut`, { before: true })).status, 201);

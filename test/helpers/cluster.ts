@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderNatsConfig } from '../../samples/cluster/nats-config.ts';
@@ -149,6 +150,64 @@ export class NatsCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill('SIGTERM')));
+  }
+}
+
+/**
+ * A TCP proxy in front of a NATS node, for one store node's connection. `cut` closes every connection
+ * and refuses new ones until `open` listens again on the same port; with `delayMs`, everything the
+ * NATS node sends is delayed by that much, in order (what the store node sends goes through at once),
+ * so the store node receives the log and the answers to its requests late, like one on a slow link.
+ */
+export class NatsProxy {
+  readonly #target: { host: string; port: number };
+  readonly #delayMs: number;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  port = 0;
+
+  constructor(targetUrl: string, options: { delayMs?: number } = {}) {
+    const u = new URL(targetUrl);
+    this.#target = { host: u.hostname, port: Number(u.port) };
+    this.#delayMs = options.delayMs ?? 0;
+  }
+
+  /** The URL a store node connects to. */
+  get url(): string {
+    return `nats://${HOST}:${this.port}`;
+  }
+
+  async open(): Promise<void> {
+    const delayMs = this.#delayMs;
+    const server = createTcpServer((client) => {
+      const upstream = tcpConnect(this.#target.port, this.#target.host);
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      if (delayMs === 0) upstream.pipe(client);
+      else {
+        // Timers of one duration fire in the order they were set: the bytes keep their order.
+        upstream.on('data', (c: Buffer) => setTimeout(() => client.write(c), delayMs));
+        upstream.on('close', () => setTimeout(() => client.destroy(), delayMs));
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, HOST, resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.#server = server;
+  }
+
+  /** Closes every connection and stops listening (`open` listens again on the same port). */
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
   }
 }
 

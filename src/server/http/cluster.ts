@@ -1,6 +1,5 @@
 // The HTTP side of cluster mode: the position headers every answer of a cluster node carries, the
-// read barrier (a read that would end at this node's applied end first lets the node catch up with
-// the log), and the routes GET /cluster (the node's state) and GET /cluster/digest (a digest per
+// read barrier (every read first lets the node catch up with the log), and the routes GET /cluster (the node's state) and GET /cluster/digest (a digest per
 // stream). On a single node the headers are not sent, the barrier costs nothing and the routes are 404.
 
 import type { ServerResponse } from 'node:http';
@@ -23,12 +22,13 @@ export function stampPosition(res: ServerResponse, ctx: RouteContext): void {
 }
 
 /**
- * Read-your-writes across nodes: when `short()` says the answer would end at this node's applied end
- * (or miss a stream), waits (bounded) until the node has applied what the log holds now, then
- * stamps the position again. Free on a single node.
+ * Read-your-writes across nodes: waits (bounded) until the node has applied what the log holds now,
+ * then stamps the position again. Every read takes it, a full page too: a node behind the log would
+ * otherwise answer with events another node's writes evicted, a stream another node deleted, or an
+ * old end of the stream. Free on a single node.
  */
-export async function catchUpIf(res: ServerResponse, ctx: RouteContext, short: () => boolean): Promise<void> {
-  if (ctx.cluster === undefined || !short()) return;
+export async function catchUp(res: ServerResponse, ctx: RouteContext): Promise<void> {
+  if (ctx.cluster === undefined) return;
   await ctx.cluster.catchUp();
   stampPosition(res, ctx);
 }
@@ -41,6 +41,6 @@ export async function clusterRoute(res: ServerResponse, ctx: RouteContext, path:
     sendJson(res, 200, c.status());
     return;
   }
-  await catchUpIf(res, ctx, () => true);
+  await catchUp(res, ctx);
   sendJson(res, 200, { position: c.position(), streams: c.digests() });
 }

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors.js';
 import type { StreamPage } from '../../protocol.js';
 import type { Stream } from '../streams/stream.js';
-import { catchUpIf } from './cluster.js';
+import { catchUp } from './cluster.js';
 import type { LiveResponse, RouteContext } from './context.js';
 import { SseSubscription, type StartAt, writeNdjson } from './live.js';
 import { badRequest, header, integerText, parseFrom, parsePath, parseTime } from './params.js';
@@ -52,19 +52,9 @@ export async function read(
   const limitParam = integerText('limit', params.get('limit'));
   const waitParam = integerText('wait', params.get('wait'));
   let wait = Math.min(waitParam ?? 0, ctx.limits.maxWaitMs);
-  // In a cluster, a page that would end at this node's applied end waits until the node has applied
-  // what the log holds (a write acknowledged by another node is then read here too).
-  await catchUpIf(res, ctx, () => {
-    const s = ctx.registry.get(name);
-    if (s === undefined) return true;
-    const from =
-      fromParam === undefined
-        ? Math.min(s.firstOffset, s.committed)
-        : fromParam === 'now'
-          ? s.committed
-          : fromParam;
-    return from + (limitParam ?? ctx.limits.defaultReadLimit) > s.committed || ndjson;
-  });
+  // In a cluster, the node first applies what the log holds (a change acknowledged by another node,
+  // an eviction or a delete too, is then in the answer).
+  await catchUp(res, ctx);
   let stream = ctx.registry.get(name);
   if (stream === undefined && wait > 0) {
     // A long-poll on a stream that does not exist yet waits for its creation, like a tail of a new
@@ -167,10 +157,7 @@ export async function subscribe(
         : integerText('Last-Event-ID', lastEventId);
   const fromParam = parseFrom(params.get('from'));
   const start: StartAt = resumeAfter !== undefined ? resumeAfter + 1 : (fromParam ?? 'oldest');
-  await catchUpIf(res, ctx, () => {
-    const s = ctx.registry.get(name);
-    return s === undefined || start === 'now' || (typeof start === 'number' && start >= s.committed);
-  });
+  await catchUp(res, ctx);
   // An existing stream is checked now (a clear 410 instead of an event stream that ends at once); a
   // stream that does not exist yet is waited for by the subscription.
   const stream = ctx.registry.get(name) === undefined ? undefined : streamOrThrow(ctx, name);
@@ -218,7 +205,7 @@ export async function aggregate(
   const groupBy = parsePath('groupBy', params.get('groupBy'));
   const from = parseTime('from', params.get('from'));
   const to = parseTime('to', params.get('to'));
-  await catchUpIf(res, ctx, () => true);
+  await catchUp(res, ctx);
   const stream = streamOrThrow(ctx, name);
   const range: { from?: number; to?: number } = {};
   if (from !== undefined) range.from = from;

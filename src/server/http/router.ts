@@ -15,7 +15,7 @@ import { ErrorCode } from '../../errors.js';
 import { listStreams, metrics, remove, stats } from './admin.js';
 import { append } from './append.js';
 import { drainAndClose } from './body.js';
-import { catchUpIf, clusterRoute, stampPosition } from './cluster.js';
+import { catchUp, clusterRoute, stampPosition } from './cluster.js';
 import type { RouteContext } from './context.js';
 import { allowedOrigin, variesByOrigin } from './cors.js';
 import { DURABLE_STREAMS_PREFIX, streamNameOf } from './durable-streams/headers.js';
@@ -109,7 +109,7 @@ export async function handleRequest(
       route = 'streams';
       if (method !== 'GET') throw methodNotAllowed('GET, HEAD');
       onlyParams(params, ['prefix', 'limit', 'after'], 'GET /streams');
-      await catchUpIf(res, ctx, () => true);
+      await catchUp(res, ctx);
       listStreams(res, ctx, params);
       return;
     }
@@ -135,7 +135,7 @@ export async function handleRequest(
     if (durableStreams) {
       route = 'ds';
       // In a cluster, a protocol read first catches up with the log (read-your-writes across nodes).
-      if (method === 'GET') await catchUpIf(res, ctx, () => true);
+      if (method === 'GET') await catchUp(res, ctx);
       await handleDurableStreams(req, res, ctx, streamNameOf(path), params, (r) => {
         route = r;
       });

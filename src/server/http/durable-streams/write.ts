@@ -9,7 +9,7 @@ import type { CreateCommand, WriteCommand } from '../../streams/commands.js';
 import { DEFAULT_CONTENT_TYPE } from '../../streams/stream-config.js';
 import { refuseWritesIfFailClosed } from '../append.js';
 import { readBody } from '../body.js';
-import { catchUpIf } from '../cluster.js';
+import { catchUp } from '../cluster.js';
 import type { RouteContext } from '../context.js';
 import { badRequest, header, integerText, parseProducer } from '../params.js';
 import { problem } from '../problem.js';
@@ -58,7 +58,7 @@ export async function createRoute(
   const bytes = await body(req, ctx);
   // A fork without a Content-Type has its source's (which decides how its initial body is read): in a
   // cluster, this node first applies what the log holds, so a source created on another node is seen.
-  if (fork !== undefined && given === undefined) await catchUpIf(res, ctx, () => true);
+  if (fork !== undefined && given === undefined) await catchUp(res, ctx);
   const contentType =
     given ??
     (fork === undefined ? undefined : ctx.registry.get(fork.source)?.config.contentType) ??
