@@ -29,7 +29,7 @@
 //   afterwards says which. An append whose node is killed may still be applied by the other nodes.
 // - The log is the state: every sequence starts on a new log (the JetStream stream is deleted between
 //   sequences) and on empty data directories.
-// LFES_CLUSTER_LIFECYCLE_RUNS sets the number of sequences (default 15); a failure prints the seed and
+// LFES_CLUSTER_LIFECYCLE_RUNS sets the number of sequences (default 10); a failure prints the seed and
 // the paths that replay it with LFES_CLUSTER_LIFECYCLE_SEED, LFES_CLUSTER_LIFECYCLE_PATH and
 // LFES_CLUSTER_LIFECYCLE_REPLAY_PATH. Without nats-server the test is skipped (it fails under CI).
 
@@ -328,7 +328,7 @@ describe('the store nodes of a cluster against the lifecycle model, with restart
     await runModel({
       title: 'cluster lifecycle model',
       envPrefix: 'LFES_CLUSTER_LIFECYCLE',
-      defaultRuns: 15,
+      defaultRuns: 10,
       testFile: 'test/cluster/lifecycle.model.test.ts',
       configArb,
       commandArb: clusterCommandArb(),

@@ -7,7 +7,7 @@
 // restart and at the end the server must hold exactly the model's state: every stream with its offsets,
 // capacity and tombstone, every acknowledged event at its offset with its data and receive time, nothing
 // else, and every producer's state.
-// LFES_LIFECYCLE_RUNS sets the number of sequences (default 200); a failure prints the seed and paths to
+// LFES_LIFECYCLE_RUNS sets the number of sequences (default 100; 1,000 or more for a long run); a failure prints the seed and paths to
 // replay it with LFES_LIFECYCLE_SEED, LFES_LIFECYCLE_PATH and LFES_LIFECYCLE_REPLAY_PATH (shrinking stops
 // 10 minutes after the first failure). LFES_LIFECYCLE_CLI runs another build's dist/cli/main.js.
 // The commands, the checks and the runner are shared with the cluster's lifecycle test
@@ -180,7 +180,7 @@ describe('the server process against the lifecycle model, with restarts', () => 
     await runModel({
       title: 'lifecycle model',
       envPrefix: 'LFES_LIFECYCLE',
-      defaultRuns: 200,
+      defaultRuns: 100,
       testFile: 'test/server/lifecycle.model.test.ts',
       configArb,
       commandArb: commandArb(),
