@@ -61,6 +61,8 @@ export class NatsLog {
   #closed = false;
   readonly #statusListeners = new Set<(connected: boolean) => void>();
   #stopConsumer: (() => void) | undefined;
+  /** The next publish window (see `#publishWindow`), while publishes wait for it. */
+  #window: Promise<void> | undefined;
 
   private constructor(
     options: ResolvedClusterOptions,
@@ -196,6 +198,7 @@ export class NatsLog {
     const deadline = performance.now() + timeoutMs;
     let delay = RETRY_FIRST_MS;
     let lastError: unknown;
+    await this.#publishWindow();
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0) break;
@@ -217,6 +220,21 @@ export class NatsLog {
       'unknown',
       lastError,
     );
+  }
+
+  /**
+   * Resolves in the event loop's check phase, after the I/O callbacks of this turn: the publishes of
+   * every request that arrived in the same turn then go out together, in one write to the socket
+   * (the client writes what it buffered once per microtask checkpoint), instead of one write each.
+   */
+  #publishWindow(): Promise<void> {
+    this.#window ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.#window = undefined;
+        resolve();
+      }),
+    );
+    return this.#window;
   }
 
   /** Publishes `data` only if the log is empty; resolves false when it is not. */
