@@ -15,11 +15,11 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { ClusterNode } from '../cluster/cluster-node.js';
 import { ErrorCode, EventStoreError } from '../errors.js';
 import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
 import { Snapshotter } from '../snapshots/snapshotter.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { lockDataDir, unlockDataDir } from './data-dir-lock.js';
 import { startExpirySweep } from './expiry-sweep.js';
 import { ConnectionGuard } from './http/connections.js';

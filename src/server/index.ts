@@ -1,8 +1,8 @@
 // Entry point of `lockfree-eventstore/server`: the HTTP service (see docs/http-api.md). Exports the
 // server, its options and the types of what it hands out; the stream internals stay inside.
 
-export type { ClusterOptions } from '../cluster/cluster-options.js';
 export type { AppendResult, FieldAggregate, StoredEvent, StreamPage } from '../protocol.js';
+export type { ClusterOptions } from './cluster/cluster-options.js';
 export type { EventStoreServer } from './create-server.js';
 export { createServer } from './create-server.js';
 export { STATUS_BY_CODE } from './http/problem.js';

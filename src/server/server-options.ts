@@ -4,14 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
+import { ensureInteger, ensureSyncPolicy, invalidArg } from '../errors.js';
+import { DEFAULT_MAX_JSON_DEPTH } from '../json.js';
+import type { JournalSyncPolicy } from '../snapshots/types.js';
 import {
   type ClusterOptions,
   type ResolvedClusterOptions,
   resolveClusterOptions,
-} from '../cluster/cluster-options.js';
-import { ensureInteger, ensureSyncPolicy, invalidArg } from '../errors.js';
-import { DEFAULT_MAX_JSON_DEPTH } from '../json.js';
-import type { JournalSyncPolicy } from '../snapshots/types.js';
+} from './cluster/cluster-options.js';
 import { type CorsPolicy, resolveCors } from './http/cors.js';
 
 /** Options of {@link createServer}. Every duration is in milliseconds. */

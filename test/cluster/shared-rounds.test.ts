@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SharedRounds } from '../../src/cluster/shared-rounds.ts';
+import { SharedRounds } from '../../src/server/cluster/shared-rounds.ts';
 import { mulberry32 } from '../helpers/random.ts';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -4,9 +4,9 @@
 // process's own messages to whoever waits for it, and wakes the readers waiting for a position.
 // Runs on the server's thread; `apply` is one synchronous step per message.
 
-import { ErrorCode, EventStoreError } from '../errors.js';
-import { acknowledgeCommand, applyCommand, type CommandResult } from '../server/streams/commands.js';
-import type { StreamRegistry } from '../server/streams/stream-registry.js';
+import { ErrorCode, EventStoreError } from '../../errors.js';
+import { acknowledgeCommand, applyCommand, type CommandResult } from '../streams/commands.js';
+import type { StreamRegistry } from '../streams/stream-registry.js';
 import { decodeLogMessage, settingsDifferences } from './log-message.js';
 
 /** What applying a command gave: its result, or the error that refused it. */

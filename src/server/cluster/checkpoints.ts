@@ -9,11 +9,11 @@
 //   { log }                      {"log":"<stream created>"}      first item
 //   { shard, op }                {"p":<shard>,"op":{<ShardOp record>}}
 
-import { ErrorCode, EventStoreError } from '../errors.js';
-import { checkShardOps, fromRecord, type ShardOp, ShardOpCodec } from '../server/streams/shard-ops.js';
-import type { StreamRegistry } from '../server/streams/stream-registry.js';
-import type { SnapshotTarget } from '../snapshots/snapshotter.js';
-import type { EventCodec } from '../snapshots/types.js';
+import { ErrorCode, EventStoreError } from '../../errors.js';
+import type { SnapshotTarget } from '../../snapshots/snapshotter.js';
+import type { EventCodec } from '../../snapshots/types.js';
+import { checkShardOps, fromRecord, type ShardOp, ShardOpCodec } from '../streams/shard-ops.js';
+import type { StreamRegistry } from '../streams/stream-registry.js';
 import type { LogApplier } from './log-applier.js';
 
 /** One item of a checkpoint: which log it belongs to, or an op of a shard. */

@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { describe, ensureInteger, invalidArg } from '../errors.js';
+import { describe, ensureInteger, invalidArg } from '../../errors.js';
 
 /** Cluster mode: the server is one node of a cluster whose source of truth is a NATS JetStream log. */
 export interface ClusterOptions {

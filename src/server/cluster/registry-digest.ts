@@ -5,8 +5,8 @@
 // applied the same log have equal digests. Synchronous; reads the registry on the server's thread.
 
 import { createHash } from 'node:crypto';
-import { stringifyJson } from '../json.js';
-import type { StreamRegistry } from '../server/streams/stream-registry.js';
+import { stringifyJson } from '../../json.js';
+import type { StreamRegistry } from '../streams/stream-registry.js';
 
 /** Stream name -> SHA-256 (hex) of its state. */
 export function streamDigests(registry: StreamRegistry): Record<string, string> {

@@ -2,8 +2,8 @@
 // outcome this node computes when it applies that message (the outcome every node computes). Knows no
 // command type: it moves commands and outcomes. Runs on the server's thread.
 
-import { ErrorCode, EventStoreError } from '../errors.js';
-import type { Command, CommandExecutor, CommandResult } from '../server/streams/commands.js';
+import { ErrorCode, EventStoreError } from '../../errors.js';
+import type { Command, CommandExecutor, CommandResult } from '../streams/commands.js';
 import type { LogApplier, Outcome } from './log-applier.js';
 import { encodeCommand } from './log-message.js';
 import { type NatsLog, PublishFailure } from './nats-log.js';

@@ -6,9 +6,9 @@
 //   command   {"o":"<node>/<boot>","r":<request>,"c":{<command>}}
 //   settings  {"settings":{<StreamRegistryOptions>}}
 
-import { stringifyJson } from '../json.js';
-import type { Command } from '../server/streams/commands.js';
-import type { StreamRegistryOptions } from '../server/streams/stream-registry.js';
+import { stringifyJson } from '../../json.js';
+import type { Command } from '../streams/commands.js';
+import type { StreamRegistryOptions } from '../streams/stream-registry.js';
 
 export type LogMessage =
   /** A command published by the process `origin` (its `request`-th). */

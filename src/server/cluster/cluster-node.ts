@@ -6,11 +6,11 @@
 // Runs on the server's thread.
 
 import type { Logger } from 'pino';
-import { EventStoreError } from '../errors.js';
-import type { StreamRegistry } from '../server/streams/stream-registry.js';
-import { BinarySnapshotSerializer } from '../snapshots/binary-serializer.js';
-import { FileSystemSnapshotStore } from '../snapshots/file-system-snapshot-store.js';
-import { Snapshotter } from '../snapshots/snapshotter.js';
+import { EventStoreError } from '../../errors.js';
+import { BinarySnapshotSerializer } from '../../snapshots/binary-serializer.js';
+import { FileSystemSnapshotStore } from '../../snapshots/file-system-snapshot-store.js';
+import { Snapshotter } from '../../snapshots/snapshotter.js';
+import type { StreamRegistry } from '../streams/stream-registry.js';
 import type { CheckpointItem } from './checkpoints.js';
 import { CheckpointCodec, checkpointTarget } from './checkpoints.js';
 import { ClusterExecutor, logUnavailable } from './cluster-executor.js';
