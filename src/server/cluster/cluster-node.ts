@@ -29,9 +29,12 @@ export interface CheckpointOptions {
   everyMessages: number;
 }
 
-/** How long connecting and each JetStream API request may take. */
-const CONNECT_TIMEOUT_MS = 5_000;
-/** How long a starting node waits for the log to become available (a JetStream leader elected). */
+/** How long each JetStream API request may take. */
+const REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * How long a starting node waits for the log: the handshake with a NATS server (slow on a loaded
+ * machine) and a JetStream leader elected.
+ */
 const START_TIMEOUT_MS = 30_000;
 
 export class ClusterNode {
@@ -93,7 +96,10 @@ export class ClusterNode {
     this.#restoredAt = restoredAt;
     let log: NatsLog;
     try {
-      log = await NatsLog.connect(this.options, this.#logger, CONNECT_TIMEOUT_MS);
+      log = await NatsLog.connect(this.options, this.#logger, {
+        handshakeMs: START_TIMEOUT_MS,
+        requestMs: REQUEST_TIMEOUT_MS,
+      });
     } catch (err) {
       throw logUnavailable(
         `could not connect to ${this.options.servers.join(', ')}: ${(err as Error).message}`,

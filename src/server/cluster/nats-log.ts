@@ -78,8 +78,15 @@ export class NatsLog {
     void this.#watchStatus();
   }
 
-  /** Connects to one of the servers (retrying until `deadlineMs` passes). */
-  static async connect(options: ResolvedClusterOptions, logger: Logger, timeoutMs: number): Promise<NatsLog> {
+  /**
+   * Connects to one of the servers: each handshake may take `handshakeMs` (a loaded server answers
+   * late), each JetStream API request `requestMs`.
+   */
+  static async connect(
+    options: ResolvedClusterOptions,
+    logger: Logger,
+    { handshakeMs, requestMs }: { handshakeMs: number; requestMs: number },
+  ): Promise<NatsLog> {
     const nc = await connect({
       servers: options.servers,
       name: options.origin,
@@ -87,11 +94,11 @@ export class NatsLog {
       reconnectTimeWait: 250,
       reconnectJitter: 100,
       waitOnFirstConnect: true,
-      timeout: timeoutMs,
+      timeout: handshakeMs,
       pingInterval: 2_000,
       maxPingOut: 2,
     });
-    const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+    const jsm = await jetstreamManager(nc, { timeout: requestMs });
     return new NatsLog(options, logger, nc, jsm);
   }
 
