@@ -10,7 +10,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChildGroup, stopChild, waitForFile, waitForHealth, waitForLine } from '../shared/child-processes.ts';
+import { ChildGroup, startNginx, stopChild, waitForHealth, waitForLine } from '../shared/child-processes.ts';
 import { findExecutable, notFoundMessage, SBIN_DIRS } from '../shared/executables.ts';
 import { flagParser } from '../shared/flags.ts';
 import { LOCAL_CLUSTER_TOPOLOGY, renderNatsConfig } from './nats-config.ts';
@@ -187,21 +187,13 @@ async function main(): Promise<void> {
       runtimeDir,
     }),
   );
-  const nginx = group.start('nginx', nginxBin, [
-    '-c',
-    configFile,
-    '-p',
-    runtimeDir,
-    '-e',
-    'stderr',
-    '-g',
-    'daemon off;',
-  ]);
   const nginxUrl = `http://${HOST}:${nginxPort}`;
-  // Until nginx has bound its port (it then writes its pid file), a 200 from that port may come from
-  // another program: nginx then stops with "Address already in use", and so does this script.
-  await waitForFile(nginx, clusterNginxPidFile(runtimeDir));
-  await waitForHealth(nginx, `${nginxUrl}/health`);
+  const nginx = await startNginx(
+    group,
+    nginxBin,
+    { configFile, runtimeDir, pidFile: clusterNginxPidFile(runtimeDir) },
+    `${nginxUrl}/health`,
+  );
   console.log(`nginx       ${nginxUrl}  pid ${nginx.process.pid}  config ${configFile}`);
   console.log(`
 ready: curl -s -X POST ${nginxUrl}/streams/orders -H 'content-type: application/json' -d '{"valor":120}'

@@ -9,7 +9,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChildGroup, stopChild, waitForFile, waitForHealth, waitForLine } from '../shared/child-processes.ts';
+import { ChildGroup, startNginx, stopChild, waitForLine } from '../shared/child-processes.ts';
 import { findExecutable, notFoundMessage, SBIN_DIRS } from '../shared/executables.ts';
 import { flagParser } from '../shared/flags.ts';
 import { LOCAL_TOPOLOGY, nginxPidFile, renderNginxConfig } from './nginx-config.ts';
@@ -134,21 +134,13 @@ async function main(): Promise<void> {
   });
   const configFile = join(runtimeDir, 'nginx.conf');
   await writeFile(configFile, config);
-  const nginx = group.start('nginx', nginxBin, [
-    '-c',
-    configFile,
-    '-p',
-    runtimeDir,
-    '-e',
-    'stderr',
-    '-g',
-    'daemon off;',
-  ]);
   const nginxUrl = `http://127.0.0.1:${nginxPort}`;
-  // Until nginx has bound its port (it then writes its pid file), a 200 from that port may come from
-  // another program: nginx then stops with "Address already in use", and so does this script.
-  await waitForFile(nginx, nginxPidFile(runtimeDir));
-  await waitForHealth(nginx, `${nginxUrl}/health`);
+  const nginx = await startNginx(
+    group,
+    nginxBin,
+    { configFile, runtimeDir, pidFile: nginxPidFile(runtimeDir) },
+    `${nginxUrl}/health`,
+  );
   console.log(`nginx       ${nginxUrl}  pid ${nginx.process.pid}  config ${configFile}`);
   console.log(`
 ready: curl -s -X POST ${nginxUrl}/orders -d '{"valor":120}'

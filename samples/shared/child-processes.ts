@@ -169,3 +169,31 @@ export function killGroup(child: Child): void {
     // the group is gone
   }
 }
+
+/**
+ * Starts nginx (`bin`) from `configFile` with its files under `runtimeDir`, in the foreground, and
+ * waits until it serves `healthUrl`. Until nginx has bound its port (it then writes `pidFile`), a 200
+ * from that port may come from another program: nginx then stops with "Address already in use", and
+ * so does the caller.
+ */
+export async function startNginx(
+  group: ChildGroup,
+  bin: string,
+  files: { configFile: string; runtimeDir: string; pidFile: string },
+  healthUrl: string,
+): Promise<Child> {
+  const { configFile, runtimeDir, pidFile } = files;
+  const nginx = group.start('nginx', bin, [
+    '-c',
+    configFile,
+    '-p',
+    runtimeDir,
+    '-e',
+    'stderr',
+    '-g',
+    'daemon off;',
+  ]);
+  await waitForFile(nginx, pidFile);
+  await waitForHealth(nginx, healthUrl);
+  return nginx;
+}
