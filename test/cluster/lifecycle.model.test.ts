@@ -117,6 +117,8 @@ let sequences = 0;
 
 /** 3 store nodes on new data directories and a new log. */
 async function storeNodes(config: SequenceConfig): Promise<LifecycleTarget> {
+  // Every NATS node still runs and places replicas: a store node could not start otherwise.
+  await cluster.ready();
   await deleteLog(cluster.urls);
   const base = join(dir, `sequence-${++sequences}`);
   const nodes = Array.from({ length: STORE_NODES }, (_, i) => {

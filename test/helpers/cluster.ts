@@ -9,6 +9,8 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { renderNatsConfig } from '../../samples/cluster/nats-config.ts';
 import { clusterNginxPidFile, renderClusterNginxConfig } from '../../samples/cluster/nginx-config.ts';
 import { freePort, retryWhileAddressInUse } from './ports.ts';
@@ -16,6 +18,10 @@ import { NATS_SERVER, NGINX, systemProgram } from './system-programs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const HOST = '127.0.0.1';
+/** The stream `NatsCluster.ready` creates (and deletes) to see that JetStream places replicas on every node. */
+const PROBE_STREAM = 'LFES_TEST_PROBE';
+/** How much of a nats-server's output a failure message shows at most. */
+const MAX_OUTPUT_CHARS = 200_000;
 
 /** Every child started here, so the after-hook can kill whatever is left. */
 const children = new Set<ChildProcess>();
@@ -49,7 +55,11 @@ export class NatsNode {
   clusterPort = 0;
   monitorPort = 0;
   child: ChildProcess | undefined;
+  /** The end of the process's output. */
   output = '';
+  /** How the process ended without being asked to (`kill`): exit code or signal; undefined while it runs. */
+  exit: string | undefined;
+  #stopping = false;
 
   constructor(name: string, dir: string) {
     this.name = name;
@@ -60,7 +70,11 @@ export class NatsNode {
     return `nats://${HOST}:${this.clientPort}`;
   }
 
-  /** Starts the process (the config names every node's cluster port) and waits for its /healthz. */
+  /**
+   * Starts the process (the config names every node's cluster port) and waits until it serves its
+   * monitoring port and, in a cluster, listens for routes: nats-server binds the route port after the
+   * monitoring and client ports, and exits if that bind fails.
+   */
   async start(routes: readonly string[]): Promise<void> {
     const bin = systemProgram(NATS_SERVER).path();
     await mkdir(this.dir, { recursive: true });
@@ -78,33 +92,63 @@ export class NatsNode {
       }),
     );
     this.output = '';
+    this.#stopping = false;
+    this.exit = undefined;
     const child = spawn(bin, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     this.child = child;
-    child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => this.#record(c));
+    child.stderr!.on('data', (c: Buffer) => this.#record(c));
+    child.once('exit', (code, signal) => {
+      if (!this.#stopping) this.exit = String(code ?? signal);
+    });
+    const clustered = routes.length > 1;
     const deadline = Date.now() + 20_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`nats-server ${this.name} exited: ${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`nats-server ${this.name} exited: ${this.output}`);
+      }
       if (/address already in use/i.test(this.output)) {
         child.kill('SIGKILL');
         throw new Error(`nats-server ${this.name}: EADDRINUSE`);
       }
-      try {
-        const r = await fetch(`http://${HOST}:${this.monitorPort}/varz`);
-        if (r.ok) return;
-      } catch {
-        // not listening yet
+      if (!clustered || this.output.includes('Listening for route connections')) {
+        try {
+          const r = await fetch(`http://${HOST}:${this.monitorPort}/varz`);
+          if (r.ok) return;
+        } catch {
+          // not listening yet
+        }
       }
       if (Date.now() > deadline) throw new Error(`nats-server ${this.name} did not start: ${this.output}`);
       await sleep(100);
     }
   }
 
+  #record(chunk: Buffer): void {
+    this.output += chunk.toString();
+    if (this.output.length > MAX_OUTPUT_CHARS) this.output = this.output.slice(-MAX_OUTPUT_CHARS);
+  }
+
+  /** The node's state and the end of its output, for a failure message. */
+  async describe(): Promise<string> {
+    let meta = 'monitoring port not answering';
+    try {
+      const r = await fetch(`http://${HOST}:${this.monitorPort}/jsz`, { signal: AbortSignal.timeout(2_000) });
+      meta = JSON.stringify(((await r.json()) as { meta_cluster?: unknown }).meta_cluster);
+    } catch {
+      // the failure message says so
+    }
+    const state = this.exit === undefined ? `running (pid ${this.child?.pid})` : `EXITED with ${this.exit}`;
+    const tail = this.output.split('\n').slice(-40).join('\n');
+    return `nats-server ${this.name}: ${state}; JetStream meta group: ${meta}\n${tail}`;
+  }
+
   /** SIGKILL (or another signal) and wait for the exit. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    this.#stopping = true;
     child.kill(signal);
     await exitOf(child);
   }
@@ -129,16 +173,80 @@ export class NatsCluster {
     return this.nodes.map((n) => `${HOST}:${n.clusterPort}`);
   }
 
+  /**
+   * Starts the nodes on new ports and waits until they form one JetStream cluster (`ready`). A cluster
+   * that does not form is started again, at most twice, on new ports and empty store directories,
+   * after writing why to stderr.
+   */
   async start(): Promise<void> {
-    await retryWhileAddressInUse(async () => {
-      for (const n of this.nodes) {
-        await n.kill();
-        n.clientPort = await freePort();
-        n.clusterPort = await freePort();
-        n.monitorPort = await freePort();
+    for (let attempt = 1; ; attempt++) {
+      await retryWhileAddressInUse(async () => {
+        for (const n of this.nodes) {
+          await n.kill();
+          n.clientPort = await freePort();
+          n.clusterPort = await freePort();
+          n.monitorPort = await freePort();
+        }
+        await Promise.all(this.nodes.map((n) => n.start(this.#routes())));
+      });
+      try {
+        await this.ready();
+        return;
+      } catch (err) {
+        if (attempt === 3) throw err;
+        process.stderr.write(`${(err as Error).message}\nstarting the NATS cluster again\n`);
+        for (const n of this.nodes) {
+          await n.kill();
+          await rm(join(n.dir, 'jetstream'), { recursive: true, force: true });
+        }
       }
-      await Promise.all(this.nodes.map((n) => n.start(this.#routes())));
-    });
+    }
+  }
+
+  /**
+   * Waits until JetStream places a stream with a replica on every node (a store node's log with
+   * `--replicas 3` needs that): the nodes have elected a metadata leader that knows all of them. Fails
+   * with every node's state and output if a node exited or this takes longer than `timeoutMs`.
+   */
+  async ready(timeoutMs = 45_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const nc = await connect({ servers: this.urls, timeout: 10_000 });
+    let last: unknown;
+    try {
+      for (;;) {
+        const gone = this.nodes.filter((n) => n.exit !== undefined).map((n) => n.name);
+        if (gone.length > 0) {
+          throw new Error(`nats-server ${gone.join(', ')} exited:\n${await this.describe()}`);
+        }
+        try {
+          const jsm = await jetstreamManager(nc, { timeout: 5_000 });
+          await jsm.streams.add({
+            name: PROBE_STREAM,
+            subjects: [PROBE_STREAM.toLowerCase()],
+            storage: StorageType.File,
+            num_replicas: this.nodes.length,
+          });
+          await jsm.streams.delete(PROBE_STREAM);
+          return;
+        } catch (err) {
+          last = err;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(
+            `the NATS nodes did not form a JetStream cluster within ${timeoutMs} ms ` +
+              `(last answer: ${(last as Error).message}):\n${await this.describe()}`,
+          );
+        }
+        await sleep(250);
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** Every node's state and the end of its output, for a failure message. */
+  async describe(): Promise<string> {
+    return (await Promise.all(this.nodes.map((n) => n.describe()))).join('\n\n');
   }
 
   /** Starts node `i` again on its ports and store directory. */
