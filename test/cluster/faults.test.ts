@@ -101,11 +101,13 @@ describe('the cluster under faults', { timeout: 300_000 }, () => {
     await sleep(2 * step);
     await cluster.restart(0);
     const results = await Promise.all(producers);
+    const loadEnded = Date.now();
 
     const digests = await convergedDigests(
       stores.map((s) => s.url),
       60_000,
     );
+    const convergedMs = Date.now() - loadEnded;
     for (const d of digests.slice(1))
       assert.deepEqual(d.streams, digests[0]!.streams, 'every node holds the same state');
 
@@ -151,6 +153,7 @@ describe('the cluster under faults', { timeout: 300_000 }, () => {
       failedBatches,
       digestsEqual: true,
       position: digests[0]!.position,
+      convergedMs,
     };
     t.diagnostic(JSON.stringify(figures));
     console.log(`cluster faults: ${JSON.stringify(figures)}`);

@@ -46,6 +46,13 @@ const STREAM_NAME_IN_USE = 10058;
 
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 1_000;
+/**
+ * How long one pull of the log's consumer waits on the server. The server sends an idle heartbeat every
+ * half of it, and the client recreates the consumer after two missed heartbeats: when the NATS node
+ * that held the consumer dies, the node follows the log again after about this long (the client's
+ * default, 30 s, left a node a minute behind after a NATS node was killed).
+ */
+const PULL_EXPIRES_MS = 5_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -288,7 +295,7 @@ export class NatsLog {
             deliver_policy: DeliverPolicy.StartSequence,
             opt_start_seq: next,
           });
-          const messages = await consumer.consume({ max_messages: 1_000 });
+          const messages = await consumer.consume({ max_messages: 1_000, expires: PULL_EXPIRES_MS });
           current = { stop: () => void messages.close() };
           if (stopped) messages.stop();
           for await (const m of messages) {
