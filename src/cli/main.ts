@@ -41,6 +41,7 @@ const USAGE = `Usage:
                               log is the source of truth; the data dir then holds this node's checkpoints)
       --replicas <n>          replicas of the log when this node creates it (default 3)
       --node-id <id>          this node's name in GET /cluster and logs (default <hostname>-<pid>)
+      --start-timeout-ms <n>  how long a starting node waits for NATS and the log before it exits (default 30000)
   lockfree-eventstore snapshot inspect <file...> [--json]   check snapshot files (header, count, checksum;
                                                             for a server shard, its streams and events)
   lockfree-eventstore journal inspect <file...> [--json]    check journal segment files (records, torn tail)
@@ -81,6 +82,7 @@ const SERVE_OPTIONS = {
   cluster: { type: 'string' },
   replicas: { type: 'string' },
   'node-id': { type: 'string' },
+  'start-timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -123,13 +125,21 @@ async function serve(argv: string[]): Promise<number> {
       .map((s) => s.trim())
       .filter((s) => s !== '');
     const replicas = integerArg('replicas', values.replicas);
+    const startTimeoutMs = integerArg('start-timeout-ms', values['start-timeout-ms']);
     options.cluster = {
       servers,
       ...(replicas === undefined ? {} : { replicas }),
       ...(values['node-id'] === undefined ? {} : { nodeId: values['node-id'] }),
+      ...(startTimeoutMs === undefined ? {} : { startTimeoutMs }),
     };
-  } else if (values.replicas !== undefined || values['node-id'] !== undefined) {
-    throw new UsageError('--replicas and --node-id apply to cluster mode: give --cluster too');
+  } else if (
+    values.replicas !== undefined ||
+    values['node-id'] !== undefined ||
+    values['start-timeout-ms'] !== undefined
+  ) {
+    throw new UsageError(
+      '--replicas, --node-id and --start-timeout-ms apply to cluster mode: give --cluster too',
+    );
   }
   if (values.fsync !== undefined) {
     try {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { freePort } from '../helpers/ports.ts';
+import { removeTempDir, tempDir } from '../helpers/temp-dir.ts';
 import { runCli } from './run-cli.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -77,6 +81,10 @@ describe('lockfree-eventstore (the command line)', () => {
       ],
       [['data', 'streams', 'dir', '--from', '3'], '--from applies to data read, not data streams'],
       [['--json', '--json=yes'], '--json takes no value'],
+      [
+        ['serve', '--start-timeout-ms', '5000'],
+        '--replicas, --node-id and --start-timeout-ms apply to cluster mode: give --cluster too',
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args);
@@ -104,5 +112,43 @@ describe('lockfree-eventstore (the command line)', () => {
       details: {},
       error: 'no such file or directory',
     });
+  });
+
+  it('gives up starting a cluster node whose NATS servers never answer after --start-timeout-ms: exit 1, ES_ERR_LOG_UNAVAILABLE, no data directory left', {
+    timeout: 60_000,
+  }, async () => {
+    // One server refuses connections (nothing listens), the other accepts them and never speaks.
+    const closed = await freePort();
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const parent = await tempDir('lfes-cluster-start-');
+    const dataDir = join(parent, 'data');
+    try {
+      const r = await runCli([
+        'serve',
+        ...['--port', '0', '--data-dir', dataDir, '--log-level', 'error'],
+        ...['--cluster', `nats://127.0.0.1:${closed},nats://127.0.0.1:${silentPort}`],
+        ...['--start-timeout-ms', '3000'],
+      ]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        // Which server the client tried last (it shuffles them) decides the last error.
+        r.stderr.replace(/:\d+/g, ':<port>').replace(/\(last: [^)]+\)/, '(last: <error>)'),
+        'lockfree-eventstore: cannot start the cluster node: no NATS server of nats://127.0.0.1:<port>, ' +
+          'nats://127.0.0.1:<port> accepted a connection within 3000 ms (last: <error>) ' +
+          '(ES_ERR_LOG_UNAVAILABLE)\n',
+      );
+      assert.doesNotMatch(r.stderr, /listening on/);
+      assert.equal(existsSync(dataDir), false, 'the data directory it created is gone');
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+      await removeTempDir(parent);
+    }
   });
 });

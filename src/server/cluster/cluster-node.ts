@@ -6,7 +6,7 @@
 // Runs on the server's thread.
 
 import type { Logger } from 'pino';
-import { EventStoreError } from '../../errors.js';
+import { ErrorCode, EventStoreError } from '../../errors.js';
 import { BinarySnapshotSerializer } from '../../snapshots/binary-serializer.js';
 import { FileSystemSnapshotStore } from '../../snapshots/file-system-snapshot-store.js';
 import { Snapshotter } from '../../snapshots/snapshotter.js';
@@ -31,11 +31,13 @@ export interface CheckpointOptions {
 
 /** How long each JetStream API request may take. */
 const REQUEST_TIMEOUT_MS = 5_000;
-/**
- * How long a starting node waits for the log: the handshake with a NATS server (slow on a loaded
- * machine) and a JetStream leader elected.
- */
-const START_TIMEOUT_MS = 30_000;
+/** How long the handshake with a NATS server may take (a loaded server answers late). */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/** Why a node could not start following the log (`serve` prints it and exits 1). */
+function startFailed(why: string, cause: unknown): EventStoreError {
+  return new EventStoreError(ErrorCode.LOG_UNAVAILABLE, `cannot start the cluster node: ${why}`, { cause });
+}
 
 export class ClusterNode {
   readonly options: ResolvedClusterOptions;
@@ -94,21 +96,27 @@ export class ClusterNode {
     if (this.#snapshotter !== undefined) await this.#snapshotter.restore();
     const restoredAt = this.#applier.applied;
     this.#restoredAt = restoredAt;
+    // One deadline for everything the start waits for: a NATS server, then the log (JetStream elects
+    // its leaders); the replay that follows takes as long as the log is long.
+    const deadline = performance.now() + this.options.startTimeoutMs;
+    const remaining = (): number => Math.max(0, deadline - performance.now());
     let log: NatsLog;
     try {
       log = await NatsLog.connect(this.options, this.#logger, {
-        handshakeMs: START_TIMEOUT_MS,
+        handshakeMs: HANDSHAKE_TIMEOUT_MS,
         requestMs: REQUEST_TIMEOUT_MS,
+        deadlineMs: remaining(),
       });
     } catch (err) {
-      throw logUnavailable(
-        `could not connect to ${this.options.servers.join(', ')}: ${(err as Error).message}`,
+      throw startFailed(
+        `no NATS server of ${this.options.servers.join(', ')} accepted a connection within ` +
+          `${this.options.startTimeoutMs} ms (last: ${(err as Error).message})`,
         err,
       );
     }
     this.#log = log;
     try {
-      const logId = await log.ensureStream(START_TIMEOUT_MS);
+      const logId = await log.ensureStream(remaining());
       if (this.#logId.id !== undefined && this.#logId.id !== logId) {
         // The checkpoint belongs to a log that was deleted: start over from the new one.
         this.#logger.warn(
@@ -123,7 +131,7 @@ export class ClusterNode {
       this.#logId.id = logId;
       // The first node to find the log empty writes the settings every node must share (only if it
       // is still empty, so a retry after a lost answer writes nothing twice).
-      const bounds = await log.retrying(START_TIMEOUT_MS, async () => {
+      const bounds = await log.retrying(remaining(), async () => {
         const { last } = await log.bounds();
         if (last === 0 && (await log.publishIfEmpty(encodeSettings(this.#registry.options)))) {
           this.#logger.info({ settings: this.#registry.options }, 'log started with this node’s settings');
@@ -156,7 +164,11 @@ export class ClusterNode {
     } catch (err) {
       await log.close();
       if (err instanceof EventStoreError) throw err;
-      throw logUnavailable(`the log did not answer: ${(err as Error).message}`, err);
+      throw startFailed(
+        `the log (JetStream stream ${this.options.stream}) was not available within ` +
+          `${this.options.startTimeoutMs} ms (last: ${(err as Error).message})`,
+        err,
+      );
     }
   }
 

@@ -29,6 +29,13 @@ export interface ClusterOptions {
   readWaitMs?: number;
   /** JetStream's duplicate window for the message ids of publish retries. @default 120_000 */
   duplicateWindowMs?: number;
+  /**
+   * How long a starting node waits for the log: for a NATS server to accept its connection, then for
+   * JetStream to find or create the log (while the NATS nodes elect their leaders). Past it the start
+   * fails with ES_ERR_LOG_UNAVAILABLE (`serve` exits 1); replaying the log after that takes as long as
+   * it takes. @default 30_000
+   */
+  startTimeoutMs?: number;
 }
 
 /** {@link ClusterOptions} with every default filled in and every value checked. */
@@ -43,6 +50,7 @@ export interface ResolvedClusterOptions {
   writeTimeoutMs: number;
   readWaitMs: number;
   duplicateWindowMs: number;
+  startTimeoutMs: number;
 }
 
 const STREAM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -93,5 +101,6 @@ export function resolveClusterOptions(o: ClusterOptions): ResolvedClusterOptions
     writeTimeoutMs: ensureInteger('cluster.writeTimeoutMs', o.writeTimeoutMs ?? 10_000, 1),
     readWaitMs: ensureInteger('cluster.readWaitMs', o.readWaitMs ?? 5_000, 0),
     duplicateWindowMs: ensureInteger('cluster.duplicateWindowMs', o.duplicateWindowMs ?? 120_000, 1_000),
+    startTimeoutMs: ensureInteger('cluster.startTimeoutMs', o.startTimeoutMs ?? 30_000, 1),
   };
 }

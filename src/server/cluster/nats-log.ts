@@ -86,27 +86,48 @@ export class NatsLog {
   }
 
   /**
-   * Connects to one of the servers: each handshake may take `handshakeMs` (a loaded server answers
-   * late), each JetStream API request `requestMs`.
+   * Connects to one of the servers, trying them all again (with a growing delay) until `deadlineMs`
+   * has passed: each handshake may take `handshakeMs` (a loaded server answers late), each JetStream
+   * API request `requestMs`. Once connected, the connection comes back on its own after every loss.
    */
   static async connect(
     options: ResolvedClusterOptions,
     logger: Logger,
-    { handshakeMs, requestMs }: { handshakeMs: number; requestMs: number },
+    { handshakeMs, requestMs, deadlineMs }: { handshakeMs: number; requestMs: number; deadlineMs: number },
   ): Promise<NatsLog> {
-    const nc = await connect({
-      servers: options.servers,
-      name: options.origin,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      reconnectJitter: 100,
-      waitOnFirstConnect: true,
-      timeout: handshakeMs,
-      pingInterval: 2_000,
-      maxPingOut: 2,
-    });
-    const jsm = await jetstreamManager(nc, { timeout: requestMs });
-    return new NatsLog(options, logger, nc, jsm);
+    const deadline = performance.now() + deadlineMs;
+    let delay = RETRY_FIRST_MS;
+    let nc: NatsConnection;
+    for (;;) {
+      try {
+        nc = await connect({
+          servers: options.servers,
+          name: options.origin,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          reconnectJitter: 100,
+          // A first connection that no server accepts fails at once and is retried here, within the
+          // deadline (`waitOnFirstConnect` would retry it forever).
+          waitOnFirstConnect: false,
+          timeout: Math.max(1, Math.min(handshakeMs, deadline - performance.now())),
+          pingInterval: 2_000,
+          maxPingOut: 2,
+        });
+        break;
+      } catch (err) {
+        if (performance.now() + delay > deadline) throw err;
+        logger.warn({ err: (err as Error).message }, 'no NATS server answered yet; retrying');
+      }
+      await sleep(delay);
+      delay = Math.min(RETRY_MAX_MS, delay * 2);
+    }
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: requestMs });
+      return new NatsLog(options, logger, nc, jsm);
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw err;
+    }
   }
 
   /** Whether the connection to NATS is up now. */
