@@ -138,6 +138,40 @@ describe('SSE subscriptions', () => {
     assert.ok(Date.now() - t0 < 5000);
   });
 
+  it('disconnects a Durable Streams SSE reader that stops reading instead of buffering without bound', async () => {
+    const created = await fetch(`${s.url}/v1/stream/flood-ds`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    assert.equal(created.status, 201);
+    const u = new URL(s.url);
+    const socket = connect(Number(u.port), u.hostname);
+    socket.pause(); // never reads
+    socket.write(`GET /v1/stream/flood-ds?offset=-1&live=sse HTTP/1.1\r\nHost: x\r\n\r\n`);
+    let live = 0;
+    for (let i = 0; i < 50 && live === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      live = (await get(`${s.url}/stats`)).body.liveSubscribers as number;
+    }
+    assert.equal(live, 1, 'the tail is open');
+    const t0 = Date.now();
+    const chunk = new Uint8Array(1_000_000).fill(120);
+    for (let i = 0; i < 12; i++) {
+      const r = await fetch(`${s.url}/v1/stream/flood-ds`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: chunk,
+      });
+      assert.equal(r.status, 204);
+    }
+    while (live > 0 && Date.now() - t0 < 5000) {
+      await new Promise((r) => setTimeout(r, 100));
+      live = (await get(`${s.url}/stats`)).body.liveSubscribers as number;
+    }
+    socket.destroy();
+    assert.equal(live, 0, 'the stalled reader was disconnected');
+  });
+
   it('answers 429 past maxSubscribers', async () => {
     await post(`${s.url}/streams/subs`, [0]);
     const acs = [new AbortController(), new AbortController(), new AbortController()];

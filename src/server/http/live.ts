@@ -1,12 +1,14 @@
 // Live reads: a Server-Sent Events subscription and an NDJSON export of a stream. Both write with
 // backpressure: when `res.write` returns false they stop pulling from the ring until 'drain', and a
 // client that stays stalled longer than `stallMs` is disconnected (it resumes from its last offset),
-// so a connection never buffers more than one chunk beyond the socket.
+// so a connection never buffers more than one chunk beyond the socket. The SSE side writes through
+// SseWriter (sse-writer.ts), as the Durable Streams tail does.
 
 import type { ServerResponse } from 'node:http';
 import { stringifyJson } from '../../json.js';
 import type { StoredEvent } from '../../protocol.js';
 import type { Stream } from '../streams/stream.js';
+import { SseWriter } from './sse-writer.js';
 
 /** Events read from the ring per chunk. */
 const CHUNK_EVENTS = 500;
@@ -41,18 +43,12 @@ export interface StreamSource {
  * data, so a reconnecting client resumes there. `onEnd` runs once.
  */
 export class SseSubscription {
-  readonly #res: ServerResponse;
+  readonly #writer: SseWriter;
   readonly #source: StreamSource;
   #stream: Stream | undefined;
   readonly #start: StartAt;
-  readonly #options: LiveOptions;
-  readonly #onEnd: () => void;
   #cursor = 0;
-  #paused = false;
-  #ended = false;
   #unsubscribe: () => void = () => {};
-  #heartbeat: NodeJS.Timeout | undefined;
-  #stallTimer: NodeJS.Timeout | undefined;
   /** Events written (for metrics). */
   sent = 0;
 
@@ -63,35 +59,38 @@ export class SseSubscription {
     options: LiveOptions,
     onEnd: () => void,
   ) {
-    this.#res = res;
     this.#source = source;
     this.#start = start;
-    this.#options = options;
-    this.#onEnd = onEnd;
+    this.#writer = new SseWriter(res, {
+      stallMs: options.stallMs,
+      idleMs: options.heartbeatMs,
+      pump: () => this.#pump(),
+      onIdle: () => this.#writer.write(': ping\n\n'),
+      onEnd: () => {
+        this.#unsubscribe();
+        onEnd();
+      },
+    });
   }
 
   start(): void {
-    const res = this.#res;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-    });
-    res.write(`retry: 1000\n: stream ${this.#source.name}\n\n`);
-    res.on('close', () => this.#finish());
-    this.#heartbeat = setInterval(() => {
-      if (!this.#paused && !this.#ended) this.#res.write(': ping\n\n');
-    }, this.#options.heartbeatMs);
-    this.#heartbeat.unref();
+    this.#writer.open(
+      {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-accel-buffering': 'no',
+      },
+      `retry: 1000\n: stream ${this.#source.name}\n\n`,
+    );
     this.#attach();
   }
 
   /** Finds the stream (or waits for it), fixes the start offset, and starts pumping. */
   #attach(): void {
-    if (this.#ended) return;
+    if (this.#writer.ended) return;
     const stream = this.#source.get();
     if (stream === undefined) {
-      this.#res.write(`: waiting for stream ${this.#source.name} to be created\n\n`);
+      this.#writer.write(`: waiting for stream ${this.#source.name} to be created\n\n`);
       this.#unsubscribe = this.#source.whenCreated(() => this.#attach());
       return;
     }
@@ -105,42 +104,28 @@ export class SseSubscription {
           : start;
     // An id without data dispatches nothing but sets the client's last event id: a reconnect
     // (EventSource's own too) resumes exactly here, whatever `from` said (`now`, the oldest held).
-    this.#res.write(`: from ${this.#cursor}\nid: ${this.#cursor - 1}\n\n`);
-    this.#unsubscribe = stream.onChange(() => this.#pump());
-    this.#pump();
+    this.#writer.write(`: from ${this.#cursor}\nid: ${this.#cursor - 1}\n\n`);
+    this.#unsubscribe = stream.onChange(() => this.#writer.pump());
+    this.#writer.pump();
   }
 
   /** Ends the subscription (server shutdown); the client reconnects with Last-Event-ID. */
   stop(): void {
-    if (this.#ended) return;
-    this.#res.end();
-    this.#finish();
+    this.#writer.end();
   }
 
   #pump(): void {
-    try {
-      this.#pumpUnsafe();
-    } catch {
-      // The connection is in an unknown state: drop it; the client resumes from its last id.
-      this.#res.destroy();
-      this.#finish();
-    }
-  }
-
-  #pumpUnsafe(): void {
     const stream = this.#stream;
     if (stream === undefined) return;
-    while (!this.#ended && !this.#paused) {
+    while (this.#writer.writable) {
       if (stream.deleted) {
-        this.#res.end(`event: deleted\ndata: ${JSON.stringify({ stream: stream.name })}\n\n`);
-        this.#finish();
+        this.#writer.end(`event: deleted\ndata: ${JSON.stringify({ stream: stream.name })}\n\n`);
         return;
       }
       if (this.#cursor >= stream.committed) return;
       if (this.#cursor < stream.firstOffset) {
         const info = { stream: stream.name, requestedOffset: this.#cursor, firstOffset: stream.firstOffset };
-        this.#res.end(`event: evicted\ndata: ${JSON.stringify(info)}\n\n`);
-        this.#finish();
+        this.#writer.end(`event: evicted\ndata: ${JSON.stringify(info)}\n\n`);
         return;
       }
       const page = stream.read(this.#cursor, CHUNK_EVENTS);
@@ -151,31 +136,8 @@ export class SseSubscription {
         chunk += sseEvent(page.events[n++]!);
       this.#cursor = page.events[n - 1]!.offset + 1;
       this.sent += n;
-      if (!this.#res.write(chunk)) this.#pause();
+      this.#writer.write(chunk);
     }
-  }
-
-  #pause(): void {
-    this.#paused = true;
-    this.#stallTimer = setTimeout(() => {
-      // Stalled past the budget: drop the connection instead of buffering; the client resumes.
-      this.#res.destroy();
-      this.#finish();
-    }, this.#options.stallMs);
-    this.#res.once('drain', () => {
-      clearTimeout(this.#stallTimer);
-      this.#paused = false;
-      this.#pump();
-    });
-  }
-
-  #finish(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#unsubscribe();
-    clearInterval(this.#heartbeat);
-    clearTimeout(this.#stallTimer);
-    this.#onEnd();
   }
 }
 

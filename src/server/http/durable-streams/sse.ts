@@ -5,14 +5,16 @@
 // a payload gets its own `data:` line, so CR, LF or CRLF in the data cannot end an event early. The
 // tail ends with a control event `streamClosed: true` once the stream is closed and everything was
 // sent, and without one when the stream is deleted, the client leaves, stalls past `stallMs`, or the
-// server stops (the client resumes from its last `streamNextOffset`). Backpressure: nothing more is
-// read while a write waits for 'drain'.
+// server stops (the client resumes from its last `streamNextOffset`). Backpressure (SseWriter, as for
+// the `/streams` subscriptions): nothing more is read while a write waits for 'drain', and a client
+// stalled longer than `stallMs` is dropped.
 
 import type { ServerResponse } from 'node:http';
 import type { Stream } from '../../streams/stream.js';
 import type { Position } from '../../streams/stream-chain.js';
 import type { LiveResponse, RouteContext } from '../context.js';
 import { refuseIfLiveReadersFull } from '../read.js';
+import { SseWriter } from '../sse-writer.js';
 import { responseCursor } from './cursor.js';
 import { formatOffset } from './offsets.js';
 import { readRange } from './read-range.js';
@@ -39,28 +41,34 @@ export function sseData(payload: string): string {
 }
 
 class DurableStreamsSse implements LiveResponse {
-  readonly #res: ServerResponse;
+  readonly #writer: SseWriter;
   readonly #ctx: RouteContext;
   readonly #stream: Stream;
   readonly #cursor: string | null;
   readonly #base64: boolean;
   readonly #decoder = new TextDecoder();
   #at: Position;
-  #paused = false;
-  #ended = false;
   /** The last control event said `upToDate` and nothing was written since. */
   #settled = false;
   #unsubscribe: () => void = () => {};
-  #keepAlive: NodeJS.Timeout | undefined;
-  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(res: ServerResponse, ctx: RouteContext, stream: Stream, from: Position, cursor: string | null) {
-    this.#res = res;
     this.#ctx = ctx;
     this.#stream = stream;
     this.#at = from;
     this.#cursor = cursor;
     this.#base64 = !isText(stream.config.contentType);
+    this.#writer = new SseWriter(res, {
+      stallMs: ctx.limits.stallMs,
+      idleMs: ctx.limits.longPollTimeoutMs,
+      pump: () => this.#pump(),
+      onIdle: () => this.#idle(),
+      onEnd: () => {
+        this.#unsubscribe();
+        this.#ctx.metrics.liveSubscribers--;
+        this.#ctx.live.delete(this);
+      },
+    });
   }
 
   start(): void {
@@ -70,19 +78,14 @@ class DurableStreamsSse implements LiveResponse {
       'x-accel-buffering': 'no',
     };
     if (this.#base64) headers['stream-sse-data-encoding'] = 'base64';
-    this.#res.writeHead(200, headers);
-    this.#res.on('close', () => this.#finish());
-    this.#unsubscribe = this.#stream.onChange(() => this.#pump());
-    this.#keepAlive = setInterval(() => this.#idle(), this.#ctx.limits.longPollTimeoutMs);
-    this.#keepAlive.unref();
-    this.#pump();
+    this.#writer.open(headers);
+    this.#unsubscribe = this.#stream.onChange(() => this.#writer.pump());
+    this.#writer.pump();
   }
 
   /** Ends the tail (server shutdown); the client resumes from its last offset. */
   stop(): void {
-    if (this.#ended) return;
-    this.#res.end();
-    this.#finish();
+    this.#writer.end();
   }
 
   #control(extra: Record<string, unknown>): string {
@@ -92,35 +95,24 @@ class DurableStreamsSse implements LiveResponse {
 
   /** A keep-alive control event after a quiet `longPollTimeoutMs` (and a TTL refresh: the tail reads). */
   #idle(): void {
-    if (this.#ended || this.#paused) return;
     touchOnRead(this.#ctx, this.#stream, Date.now());
     const cursor = responseCursor(this.#cursor, Date.now());
-    this.#write(this.#control({ streamCursor: cursor, upToDate: true }));
+    this.#writer.write(this.#control({ streamCursor: cursor, upToDate: true }));
   }
 
+  // An offset evicted under a slow reader makes `readRange` throw: the writer drops the connection and
+  // the client resumes.
   #pump(): void {
-    try {
-      this.#pumpUnsafe();
-    } catch {
-      // An offset evicted under a slow reader, or a broken connection: drop it; the client resumes.
-      this.#res.destroy();
-      this.#finish();
-    }
-  }
-
-  #pumpUnsafe(): void {
     const stream = this.#stream;
-    while (!this.#ended && !this.#paused) {
+    while (this.#writer.writable) {
       if (stream.deleted) {
-        this.#res.end();
-        this.#finish();
+        this.#writer.end();
         return;
       }
       const read = readRange(this.#ctx, stream, this.#at, EVENT_BUDGET_BYTES);
       const empty = read.byteLength === 0;
       if (empty && read.upToDate && stream.closeCommitted) {
-        this.#res.end(this.#control({ streamClosed: true }));
-        this.#finish();
+        this.#writer.end(this.#control({ streamClosed: true }));
         return;
       }
       if (empty && this.#settled) return;
@@ -131,14 +123,13 @@ class DurableStreamsSse implements LiveResponse {
       }
       this.#at = read.next;
       if (read.upToDate && stream.closeCommitted) {
-        this.#res.end(out + this.#control({ streamClosed: true }));
-        this.#finish();
+        this.#writer.end(out + this.#control({ streamClosed: true }));
         return;
       }
       const control: Record<string, unknown> = { streamCursor: responseCursor(this.#cursor, Date.now()) };
       if (read.upToDate) control.upToDate = true;
       this.#settled = read.upToDate;
-      this.#write(out + this.#control(control));
+      this.#writer.write(out + this.#control(control));
     }
   }
 
@@ -148,31 +139,6 @@ class DurableStreamsSse implements LiveResponse {
     if (this.#base64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
     // Text: a character split between two events is completed by the next one.
     return this.#decoder.decode(bytes, { stream: true });
-  }
-
-  #write(text: string): void {
-    if (this.#res.write(text)) return;
-    this.#paused = true;
-    this.#stallTimer = setTimeout(() => {
-      // Stalled past the budget: drop the connection instead of buffering; the client resumes.
-      this.#res.destroy();
-      this.#finish();
-    }, this.#ctx.limits.stallMs);
-    this.#res.once('drain', () => {
-      clearTimeout(this.#stallTimer);
-      this.#paused = false;
-      this.#pump();
-    });
-  }
-
-  #finish(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#unsubscribe();
-    clearInterval(this.#keepAlive);
-    clearTimeout(this.#stallTimer);
-    this.#ctx.metrics.liveSubscribers--;
-    this.#ctx.live.delete(this);
   }
 }
 
