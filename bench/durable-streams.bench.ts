@@ -9,19 +9,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { header, type Machine } from './lib/machine.ts';
-import { formatRate, printSection } from './lib/markdown.ts';
+import { printSection } from './lib/markdown.ts';
 import { type Section, type Target, target, writeResults } from './lib/results.ts';
 import type { Row } from './lib/run-tinybench.ts';
 import {
   closeHttp,
   hasCommand,
   httpCall,
+  pooledRow,
   serverEntry,
   startEventStore,
   startProcess,
   staticRequestScript,
   type WrkResult,
   wrk,
+  wrkRound,
 } from './lib/service.ts';
 
 const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
@@ -61,36 +63,8 @@ const peers = [
 ];
 const machine: Machine = header('Durable Streams endpoint vs the reference server', method, peers);
 
-function rme(xs: readonly number[]): number {
-  if (xs.length < 2) return 0;
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
-  return (100 * 1.96 * sd) / Math.sqrt(xs.length) / mean;
-}
-
-/** Pools rounds of one peer: total rate, and the 95 % margin of the per-round rates. */
-function pooledRow(name: string, runs: readonly WrkResult[]): Row {
-  const requests = runs.reduce((a, r) => a + r.requests, 0);
-  const seconds = runs.reduce((a, r) => a + r.durationS, 0);
-  const rate = requests / seconds;
-  return {
-    name,
-    opsPerSec: rate,
-    medianNs: 1e9 / rate,
-    rmePct: rme(runs.map((r) => r.requests / r.durationS)),
-    samples: requests,
-  };
-}
-
-async function load(label: string, url: string, script: string): Promise<WrkResult> {
-  const r = await wrk(url, script, { connections: CONNECTIONS, durationS: SECONDS });
-  console.log(
-    `  ${label}: ${formatRate(r.requests / r.durationS)} appends/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
-      `p99 ${(r.p99Us / 1000).toFixed(2)} ms${r.errors > 0 ? `, ${r.errors} errors` : ''}`,
-  );
-  if (r.errors > r.requests * 0.001)
-    throw new Error(`${label}: ${r.errors} of ${r.requests} requests failed`);
-  return r;
+function load(label: string, url: string, script: string): Promise<WrkResult> {
+  return wrkRound(label, url, script, { connections: CONNECTIONS, durationS: SECONDS, unit: 'appends' });
 }
 
 /** The reference server in its own process: in memory, or file-backed in a fresh directory. */

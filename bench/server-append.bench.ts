@@ -7,11 +7,12 @@
 import { header, type Machine } from './lib/machine.ts';
 import { formatRate, printSection } from './lib/markdown.ts';
 import { type Section, type Target, target, writeResults } from './lib/results.ts';
-import type { Row } from './lib/run-tinybench.ts';
+import { type Row, rmePct } from './lib/run-tinybench.ts';
 import {
   closeHttp,
   hasCommand,
   httpCall,
+  pooledRow,
   redisBenchmark,
   serverEntry,
   startEventStore,
@@ -20,6 +21,7 @@ import {
   staticRequestScript,
   type WrkResult,
   wrk,
+  wrkRound,
 } from './lib/service.ts';
 
 const SMOKE = process.env.LFES_BENCH_SMOKE === '1';
@@ -65,31 +67,10 @@ const peers = [
 ];
 const machine: Machine = header('Service: appends and reads over HTTP', method, peers);
 
-/** Pools rounds of one peer: total rate, and the 95 % margin of the per-round rates. */
-function pooledRow(name: string, runs: readonly WrkResult[], opsPerRequest: number): Row {
-  const requests = runs.reduce((a, r) => a + r.requests, 0);
-  const seconds = runs.reduce((a, r) => a + r.durationS, 0);
-  const rate = (requests * opsPerRequest) / seconds;
-  return {
-    name,
-    opsPerSec: rate,
-    medianNs: 1e9 / rate,
-    rmePct: rme(runs.map((r) => r.requests / r.durationS)),
-    samples: requests,
-  };
-}
-
-function rme(xs: readonly number[]): number {
-  if (xs.length < 2) return 0;
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
-  return (100 * 1.96 * sd) / Math.sqrt(xs.length) / mean;
-}
-
 function rateRow(name: string, rates: readonly number[], opsPerRequest: number, samples: number): Row {
   const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
   const rate = mean * opsPerRequest;
-  return { name, opsPerSec: rate, medianNs: 1e9 / rate, rmePct: rme(rates), samples };
+  return { name, opsPerSec: rate, medianNs: 1e9 / rate, rmePct: rmePct(rates), samples };
 }
 
 /** An untimed 1 s wrk run, so JIT warm-up and the first connections are not measured. */
@@ -97,16 +78,8 @@ async function warm(url: string, script: string): Promise<void> {
   await wrk(url, script, { connections: CONNECTIONS, durationS: 1 });
 }
 
-/** Runs wrk and refuses a run with failed requests (a fast error is not a fast append). */
-async function load(label: string, url: string, script: string): Promise<WrkResult> {
-  const r = await wrk(url, script, { connections: CONNECTIONS, durationS: SECONDS });
-  console.log(
-    `  ${label}: ${formatRate(r.requests / r.durationS)} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
-      `p99 ${(r.p99Us / 1000).toFixed(2)} ms${r.errors > 0 ? `, ${r.errors} errors` : ''}`,
-  );
-  if (r.errors > r.requests * 0.001)
-    throw new Error(`${label}: ${r.errors} of ${r.requests} requests failed`);
-  return r;
+function load(label: string, url: string, script: string): Promise<WrkResult> {
+  return wrkRound(label, url, script, { connections: CONNECTIONS, durationS: SECONDS, unit: 'req' });
 }
 
 async function expectStatus(

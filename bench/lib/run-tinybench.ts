@@ -44,7 +44,8 @@ function median(sorted: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function rmePct(samples: readonly number[]): number {
+/** The 95 % margin of the mean of `samples`, in percent of the mean (0 for fewer than 2). */
+export function rmePct(samples: readonly number[]): number {
   const n = samples.length;
   if (n < 2) return 0;
   let mean = 0;

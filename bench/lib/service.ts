@@ -9,6 +9,8 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatRate } from './markdown.ts';
+import { type Row, rmePct } from './run-tinybench.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HOST = '127.0.0.1';
@@ -270,6 +272,40 @@ export async function wrk(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Pools wrk rounds of one peer: the total rate (× `opsPerRequest`), and the 95 % margin of the per-round rates. */
+export function pooledRow(name: string, runs: readonly WrkResult[], opsPerRequest = 1): Row {
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const seconds = runs.reduce((a, r) => a + r.durationS, 0);
+  const rate = (requests * opsPerRequest) / seconds;
+  return {
+    name,
+    opsPerSec: rate,
+    medianNs: 1e9 / rate,
+    rmePct: rmePct(runs.map((r) => r.requests / r.durationS)),
+    samples: requests,
+  };
+}
+
+/**
+ * One timed wrk round: prints its rate (in `unit`s of requests per second) and latency, and refuses a
+ * round with failed requests (a fast error is not a fast append).
+ */
+export async function wrkRound(
+  label: string,
+  url: string,
+  script: string,
+  options: { connections: number; durationS: number; unit: string },
+): Promise<WrkResult> {
+  const r = await wrk(url, script, { connections: options.connections, durationS: options.durationS });
+  console.log(
+    `  ${label}: ${formatRate(r.requests / r.durationS)} ${options.unit}/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
+      `p99 ${(r.p99Us / 1000).toFixed(2)} ms${r.errors > 0 ? `, ${r.errors} errors` : ''}`,
+  );
+  if (r.errors > r.requests * 0.001)
+    throw new Error(`${label}: ${r.errors} of ${r.requests} requests failed`);
+  return r;
 }
 
 /** Lua for wrk: every request is `method path` with this body (static, so wrk spends least CPU). */
