@@ -54,7 +54,10 @@ export class SseWriter {
 
   /** Writes `text`; on a full socket, pauses until 'drain' (then pumps) or drops after `stallMs`. */
   write(text: string): void {
-    if (this.#ended || this.#res.write(text)) return;
+    if (this.#ended) return;
+    // Already paused (a write outside `pump`, e.g. when a waited-for stream appears): the one 'drain'
+    // listener and stall timer set up by the first full write cover this one too.
+    if (this.#res.write(text) || this.#paused) return;
     this.#paused = true;
     this.#stallTimer = setTimeout(() => this.drop(), this.#options.stallMs);
     this.#res.once('drain', () => {
