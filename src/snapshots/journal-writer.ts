@@ -50,6 +50,7 @@ export class Journal {
   /** Records written since the last successful fsync (rewritten into a new file after a failure). */
   #unsynced: Entry[] = [];
   #recorded = 0;
+  #recordedBytes = 0;
   #written = 0;
   #synced = 0;
   #file: JournalSegmentFile | undefined;
@@ -98,7 +99,13 @@ export class Journal {
   record(framed: Buffer, touched: number | readonly number[]): void {
     this.#pending.push({ framed, touched });
     this.#recorded++;
+    this.#recordedBytes += framed.length;
     this.#schedule();
+  }
+
+  /** Bytes of every record made so far (written or still pending). */
+  get recordedBytes(): number {
+    return this.#recordedBytes;
   }
 
   /**

@@ -16,6 +16,7 @@ export interface ResolvedSnapshotOptions {
   enabled: boolean;
   intervalMs: number;
   minEventsBetweenSnapshots: number;
+  journalGrowthFactor: number;
   maxConcurrentSnapshotJobs: number;
   snapshotsToKeep: number;
   maxSaveAttempts: number;
@@ -33,6 +34,7 @@ const KNOWN = new Set([
   'enabled',
   'intervalMs',
   'minEventsBetweenSnapshots',
+  'journalGrowthFactor',
   'maxConcurrentSnapshotJobs',
   'snapshotsToKeep',
   'maxSaveAttempts',
@@ -99,10 +101,21 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
     }
     logger = o.logger;
   }
+  const journalGrowthFactor = o.journalGrowthFactor ?? 1;
+  if (
+    typeof journalGrowthFactor !== 'number' ||
+    !Number.isFinite(journalGrowthFactor) ||
+    journalGrowthFactor < 0
+  ) {
+    throw invalidArg(
+      `\`journalGrowthFactor\` must be a finite number >= 0, received ${describe(journalGrowthFactor)}`,
+    );
+  }
   return {
     enabled,
     intervalMs,
     minEventsBetweenSnapshots,
+    journalGrowthFactor,
     maxConcurrentSnapshotJobs:
       o.maxConcurrentSnapshotJobs === undefined
         ? 2

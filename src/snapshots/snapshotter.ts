@@ -65,6 +65,8 @@ interface PartitionBook {
   savedMutations: number;
   /** Capture round of the last saved snapshot (journal segments closed before it are covered). */
   savedRound: number;
+  /** Size of the last saved snapshot file (0: none saved by this process). */
+  savedBytes: number;
   busy: boolean;
 }
 
@@ -99,6 +101,8 @@ export class Snapshotter<T> {
   #timer: NodeJS.Timeout | undefined;
   #lastRoundAt = Date.now();
   #appendedAtLastRound = 0;
+  /** The journal's `recordedBytes` when the last round started. */
+  #journalBytesAtLastRound = 0;
   #round = 0;
   #journal: Journal | undefined;
   /** Segments of an earlier run with no live journal to track them: segment -> touched partitions. */
@@ -143,6 +147,7 @@ export class Snapshotter<T> {
       failingSinceMs: undefined,
       savedMutations: 0,
       savedRound: 0,
+      savedBytes: 0,
       busy: false,
     }));
     if (this.options.enabled && this.options.journal.enabled) this.#installJournal(1);
@@ -154,6 +159,7 @@ export class Snapshotter<T> {
     this.#stopped = false;
     this.#lastRoundAt = Date.now();
     this.#appendedAtLastRound = this.#target.totalAppended();
+    this.#journalBytesAtLastRound = this.#journal?.recordedBytes ?? 0;
     this.#timer = setInterval(
       () => this.#checkTriggers(),
       Math.min(TRIGGER_CHECK_MS, this.options.intervalMs || TRIGGER_CHECK_MS),
@@ -328,14 +334,31 @@ export class Snapshotter<T> {
     const byTime = o.intervalMs > 0 && Date.now() - this.#lastRoundAt >= o.intervalMs;
     const byCount =
       o.minEventsBetweenSnapshots > 0 &&
-      this.#target.totalAppended() - this.#appendedAtLastRound >= o.minEventsBetweenSnapshots;
+      this.#target.totalAppended() - this.#appendedAtLastRound >= o.minEventsBetweenSnapshots &&
+      this.#journalGrewEnough();
     if (byTime || byCount) this.#runRound();
+  }
+
+  /**
+   * Whether the journal has grown since the last round by `journalGrowthFactor` times the size of the
+   * saved snapshots of the partitions the next round would rewrite (true without a journal).
+   */
+  #journalGrewEnough(): boolean {
+    const factor = this.options.journalGrowthFactor;
+    if (factor === 0 || this.#journal === undefined) return true;
+    let rewrite = 0;
+    for (let p = 0; p < this.#books.length; p++) {
+      const book = this.#books[p]!;
+      if (this.#target.mutations(p) !== book.savedMutations) rewrite += book.savedBytes;
+    }
+    return this.#journal.recordedBytes - this.#journalBytesAtLastRound >= factor * rewrite;
   }
 
   /** Captures every changed partition that has no job in flight, and queues the saves. */
   #runRound(): void {
     this.#lastRoundAt = Date.now();
     this.#appendedAtLastRound = this.#target.totalAppended();
+    this.#journalBytesAtLastRound = this.#journal?.recordedBytes ?? 0;
     const changed: number[] = [];
     for (let p = 0; p < this.#books.length; p++) {
       const book = this.#books[p]!;
@@ -407,9 +430,11 @@ export class Snapshotter<T> {
     const meta: SnapshotMetadata = { partition: p, version: state.version, takenAtMs: state.takenAtMs };
     await this.#withSpan('snapshot.save', { partition: p, version: state.version }, async (span) => {
       let attempts = 0;
+      let size = 0;
       try {
         await this.#ensureReady();
         const bytes = await this.#serializer.serialize(state);
+        size = bytes.length;
         span?.setAttribute('bytes', bytes.length);
         for (;;) {
           attempts++;
@@ -460,6 +485,7 @@ export class Snapshotter<T> {
       book.lastSnapshotAt = new Date(state.takenAtMs);
       book.savedMutations = job.mutations;
       book.savedRound = job.round;
+      book.savedBytes = size;
       span?.setAttributes({ attempts, outcome: 'success' });
     });
     if (book.savedRound === job.round && book.lastVersion === state.version) {

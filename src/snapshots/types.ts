@@ -120,6 +120,15 @@ export interface SnapshotOptions {
   intervalMs?: number;
   /** Event-count trigger; `0` disables it. @default 50_000 */
   minEventsBetweenSnapshots?: number;
+  /**
+   * With a journal, the event-count trigger also waits until the journal has grown, since the last
+   * round, by this factor times the size of the saved snapshots the next round would rewrite (the
+   * changed partitions'). A round rewrites each changed partition whole: with large events this keeps
+   * snapshot writing to at most `1 / factor` of the journal's bytes instead of rewriting, say, 100 MB
+   * every 50,000 appends of 1 KB. Restart replays at most about `factor` times the snapshots' size.
+   * `0`: count only. The time trigger is not affected. @default 1
+   */
+  journalGrowthFactor?: number;
   /** @default 2 */
   maxConcurrentSnapshotJobs?: number;
   /** Snapshots kept per partition after a successful save (the newest valid one is never pruned). @default 3 */

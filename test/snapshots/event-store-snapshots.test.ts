@@ -293,6 +293,58 @@ describe('EventStore snapshots', () => {
     assert.equal(b.es.size, 150);
   });
 
+  it('with a journal, holds count-triggered rounds until the journal has grown by journalGrowthFactor × the snapshots they would rewrite', async () => {
+    const saved = (x: ReturnType<typeof open>): number =>
+      x.snapshotter.metrics().partitions.reduce((n, p) => n + p.successes, 0);
+    const waitForRound = async (x: ReturnType<typeof open>, before: number): Promise<void> => {
+      for (let waited = 0; saved(x) === before; waited += 20) {
+        assert.ok(waited < 10_000, 'no round within 10 s of passing the trigger');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const options = { minEventsBetweenSnapshots: 100, journal: { enabled: true } } as const;
+    let next = 0;
+    const append = (x: ReturnType<typeof open>, n: number): void => {
+      for (const end = next + n; next < end; next++) x.es.tryAppend(reading(next));
+    };
+    for (const factor of [1, 0]) {
+      next = 0;
+      const root = await tempDir();
+      const x = open(root, { ...options, journalGrowthFactor: factor });
+      await x.es.restoreFromSnapshots();
+      x.snapshotter.start();
+      append(x, 3_000); // full rings: each partition's snapshot holds 1,000 events
+      // The first round saves all three partitions (two saves run at once: wait for the third).
+      for (let waited = 0; saved(x) < 3; waited += 20) {
+        assert.ok(waited < 10_000, 'no first round within 10 s');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const first = saved(x);
+      assert.equal(first, 3);
+      // 150 more appends pass the count trigger, but their journal records are a small part of the
+      // ~3,000 events every partition's snapshot would rewrite.
+      append(x, 150);
+      await new Promise((r) => setTimeout(r, 1_000)); // four trigger checks
+      if (factor === 0) {
+        assert.ok(saved(x) > first, 'factor 0: the count trigger alone starts a round');
+      } else {
+        assert.equal(saved(x), first, 'factor 1: no round before the journal has grown enough');
+        append(x, 3_000); // now the journal holds as many bytes as the snapshots
+        await waitForRound(x, first);
+      }
+      await x.snapshotter.stop();
+      const y = open(root, { journal: { enabled: true } });
+      await y.es.restoreFromSnapshots();
+      assert.deepEqual(observe(y.es), observe(x.es), 'what restarts is what was appended');
+      await y.snapshotter.stop();
+    }
+    const other = await tempDir();
+    assert.throws(() => open(other, { journalGrowthFactor: -1 }), {
+      code: ErrorCode.INVALID_ARG,
+      message: /journalGrowthFactor/,
+    });
+  });
+
   it('retries a failing save with per-job backoff and succeeds, without blocking appends', async () => {
     const root = await tempDir();
     const fs = new FileSystemSnapshotStore(root);
