@@ -58,6 +58,32 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/**
+ * Runs `attempt` (given the milliseconds left) until it resolves; after an error, again with a growing
+ * delay (logged as `retryMessage`), until `timeoutMs` has passed or `stop()` says so: then the last
+ * error is thrown. Only for attempts that may be repeated.
+ */
+async function retryWithBackoff<T>(
+  timeoutMs: number,
+  attempt: (leftMs: number) => Promise<T>,
+  logger: Logger,
+  retryMessage: string,
+  stop: () => boolean = () => false,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let delay = RETRY_FIRST_MS;
+  for (;;) {
+    try {
+      return await attempt(deadline - performance.now());
+    } catch (err) {
+      if (stop() || performance.now() + delay > deadline) throw err;
+      logger.warn({ err: (err as Error).message }, retryMessage);
+    }
+    await sleep(delay);
+    delay = Math.min(RETRY_MAX_MS, delay * 2);
+  }
+}
+
 export class NatsLog {
   readonly #options: ResolvedClusterOptions;
   readonly #logger: Logger;
@@ -95,12 +121,10 @@ export class NatsLog {
     logger: Logger,
     { handshakeMs, requestMs, deadlineMs }: { handshakeMs: number; requestMs: number; deadlineMs: number },
   ): Promise<NatsLog> {
-    const deadline = performance.now() + deadlineMs;
-    let delay = RETRY_FIRST_MS;
-    let nc: NatsConnection;
-    for (;;) {
-      try {
-        nc = await connect({
+    const nc = await retryWithBackoff(
+      deadlineMs,
+      (leftMs) =>
+        connect({
           servers: options.servers,
           name: options.origin,
           maxReconnectAttempts: -1,
@@ -109,18 +133,13 @@ export class NatsLog {
           // A first connection that no server accepts fails at once and is retried here, within the
           // deadline (`waitOnFirstConnect` would retry it forever).
           waitOnFirstConnect: false,
-          timeout: Math.max(1, Math.min(handshakeMs, deadline - performance.now())),
+          timeout: Math.max(1, Math.min(handshakeMs, leftMs)),
           pingInterval: 2_000,
           maxPingOut: 2,
-        });
-        break;
-      } catch (err) {
-        if (performance.now() + delay > deadline) throw err;
-        logger.warn({ err: (err as Error).message }, 'no NATS server answered yet; retrying');
-      }
-      await sleep(delay);
-      delay = Math.min(RETRY_MAX_MS, delay * 2);
-    }
+        }),
+      logger,
+      'no NATS server answered yet; retrying',
+    );
     try {
       const jsm = await jetstreamManager(nc, { timeout: requestMs });
       return new NatsLog(options, logger, nc, jsm);
@@ -174,19 +193,14 @@ export class NatsLog {
    * has passed: while the NATS nodes elect their JetStream leaders, the log answers "jetstream is not
    * enabled" or not at all. Only for attempts that may be repeated.
    */
-  async retrying<T>(timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
-    const deadline = performance.now() + timeoutMs;
-    let delay = RETRY_FIRST_MS;
-    for (;;) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (this.#closed || performance.now() + delay > deadline) throw err;
-        this.#logger.warn({ err: (err as Error).message }, 'the log is not available yet; retrying');
-      }
-      await sleep(delay);
-      delay = Math.min(RETRY_MAX_MS, delay * 2);
-    }
+  retrying<T>(timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
+    return retryWithBackoff(
+      timeoutMs,
+      attempt,
+      this.#logger,
+      'the log is not available yet; retrying',
+      () => this.#closed,
+    );
   }
 
   async #ensureStreamOnce(): Promise<string> {
