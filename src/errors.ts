@@ -181,6 +181,14 @@ export function ensurePositiveNumber(name: string, value: unknown): number {
   return value;
 }
 
+/** `value` must be a finite number, zero or greater. */
+export function ensureNonNegativeNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalidArg(`\`${name}\` must be a finite number >= 0, received ${describe(value)}`);
+  }
+  return value;
+}
+
 /** `value` must be a function. */
 export function ensureFunction<F>(name: string, value: unknown): F {
   if (typeof value !== 'function') {

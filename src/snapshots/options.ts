@@ -5,6 +5,7 @@ import {
   describe,
   ensureBoolean,
   ensureInteger,
+  ensureNonNegativeNumber,
   ensurePositiveNumber,
   ensureSyncPolicy,
   invalidArg,
@@ -101,16 +102,7 @@ export function resolveSnapshotOptions(options: SnapshotOptions): ResolvedSnapsh
     }
     logger = o.logger;
   }
-  const journalGrowthFactor = o.journalGrowthFactor ?? 1;
-  if (
-    typeof journalGrowthFactor !== 'number' ||
-    !Number.isFinite(journalGrowthFactor) ||
-    journalGrowthFactor < 0
-  ) {
-    throw invalidArg(
-      `\`journalGrowthFactor\` must be a finite number >= 0, received ${describe(journalGrowthFactor)}`,
-    );
-  }
+  const journalGrowthFactor = ensureNonNegativeNumber('journalGrowthFactor', o.journalGrowthFactor ?? 1);
   return {
     enabled,
     intervalMs,
