@@ -36,7 +36,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import fc from 'fast-check';
@@ -86,28 +85,13 @@ let dir = '';
 let cluster: NatsCluster;
 let lagging: NatsProxy[] = [];
 
-/** How long JetStream may take to answer after the NATS nodes start (they elect their leaders first). */
-const JETSTREAM_READY_MS = 30_000;
-
-/**
- * Deletes the cluster's log, if there is one: the next store node to start creates a new one. Retried
- * while JetStream is not ready yet.
- */
+/** Deletes the cluster's log, if there is one: the next store node to start creates a new one. */
 async function deleteLog(servers: readonly string[]): Promise<void> {
   const nc = await connect({ servers: [...servers] });
-  const deadline = Date.now() + JETSTREAM_READY_MS;
   try {
-    for (;;) {
-      try {
-        const jsm = await jetstreamManager(nc);
-        await jsm.streams.delete(LOG_STREAM);
-        return;
-      } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return;
-        if (Date.now() > deadline) throw err;
-      }
-      await sleep(200);
-    }
+    await (await jetstreamManager(nc)).streams.delete(LOG_STREAM);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound) throw err;
   } finally {
     await nc.close();
   }
@@ -117,7 +101,8 @@ let sequences = 0;
 
 /** 3 store nodes on new data directories and a new log. */
 async function storeNodes(config: SequenceConfig): Promise<LifecycleTarget> {
-  // Every NATS node still runs and places replicas: a store node could not start otherwise.
+  // Every NATS node still runs and places replicas (JetStream answers): a store node could not start
+  // otherwise.
   await cluster.ready();
   await deleteLog(cluster.urls);
   const base = join(dir, `sequence-${++sequences}`);

@@ -1,6 +1,7 @@
 // The HTTP side of cluster mode: the position headers every answer of a cluster node carries, the
-// read barrier (every read first lets the node catch up with the log), and the routes GET /cluster (the node's state) and GET /cluster/digest (a digest per
-// stream). On a single node the headers are not sent, the barrier costs nothing and the routes are 404.
+// read barrier (every read first lets the node catch up with the log), and the routes GET /cluster
+// (the node's state) and GET /cluster/digest (a digest per stream). On a single node the headers are
+// not sent, the barrier costs nothing and the routes are 404.
 
 import type { ServerResponse } from 'node:http';
 import { ErrorCode } from '../../errors.js';
