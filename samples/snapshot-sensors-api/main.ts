@@ -89,9 +89,9 @@ async function main(): Promise<number> {
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  console.log(`[BOOT] listening on http://${host}:${address.port} (data dir ${options.dataDir})`);
-
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // The stop handlers are in place before the banner: a supervisor (or a test) may signal as soon as
+  // it reads it, and a signal without a handler would kill the process without its final snapshot.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     onStopSignals({
       onStop: resolve,
       onRepeat: (again) => {
@@ -100,6 +100,9 @@ async function main(): Promise<number> {
       },
     });
   });
+  console.log(`[BOOT] listening on http://${host}:${address.port} (data dir ${options.dataDir})`);
+
+  const signal = await stopSignal;
   console.log(`[STOP] ${signal}: draining requests, then a final snapshot`);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -121,6 +121,20 @@ async function main(): Promise<number> {
     minEventsBetweenSnapshots: options.snapshotEvery,
     fsync: options.fsync,
   });
+  // The stop handlers are in place before the first line a supervisor (or a user) may act on.
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return; // a signal during the stop after --duration-ms: the stop is under way
+    stopping = true;
+    console.log(`[STOP] ${why}: stopping the producer and writing a final snapshot`);
+  };
+  onStopSignals({
+    onStop: stop,
+    onRepeat: (signal) => {
+      console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
+      process.exit(1);
+    },
+  });
   console.log(`[BOOT] partitions restored from snapshot: ${restoredPartitions}`);
   const boot = summarize(store);
   const seqs = checkSequences(store.snapshot());
@@ -138,21 +152,8 @@ async function main(): Promise<number> {
   for (const [id, d] of Object.entries(boot.byDevice)) resume[id] = d.latest;
   const generator = new ReadingGenerator(options.devices, seqs.last + 1, resume);
 
-  let stopping = false;
   let appended = 0;
   let ackedSeq = seqs.last;
-  const stop = (why: string): void => {
-    if (stopping) return; // a signal during the stop after --duration-ms: the stop is under way
-    stopping = true;
-    console.log(`[STOP] ${why}: stopping the producer and writing a final snapshot`);
-  };
-  onStopSignals({
-    onStop: stop,
-    onRepeat: (signal) => {
-      console.error(`[STOP] ${signal} again: exiting now; the journal holds every acknowledged reading`);
-      process.exit(1);
-    },
-  });
   const deadline =
     options.durationMs === undefined
       ? undefined
